@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"sluice/internal/clock"
+	"sluice/internal/config"
+	"sluice/internal/engine"
+	"sluice/internal/engine/diskengine"
+	"sluice/internal/engine/memengine"
+	"sluice/internal/httpserver"
+	"sluice/internal/protocol/awsjson"
+	"sluice/internal/protocol/awsquery"
+	"sluice/internal/queue"
+)
+
+// serve runs the server until ctx is cancelled.
+func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
+	fs := flag.NewFlagSet("sluice serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg, err := config.Load(fs, args, getenv)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+
+	var eng engine.Engine
+	switch cfg.Storage {
+	case "memory":
+		log.Warn("storage=memory: messages are kept in memory only and are lost when sluice stops")
+		eng = memengine.New()
+	default:
+		mode := diskengine.SyncAlways
+		if cfg.Sync == "interval" {
+			mode = diskengine.SyncInterval
+			log.Warn("sync=interval: writes are acknowledged before they reach the disk; a power loss can lose the last few milliseconds")
+		}
+		eng, err = diskengine.Open(ctx, diskengine.Options{Dir: cfg.DataDir, Sync: mode, Logger: log.With("component", "diskengine")})
+		if err != nil {
+			return fmt.Errorf("opening storage: %w", err)
+		}
+	}
+	defer func() {
+		if err := eng.Close(); err != nil {
+			log.Error("closing storage", "err", err)
+		}
+	}()
+
+	svc := queue.New(queue.Options{
+		Engine: eng, Clock: clock.Real{}, Logger: log.With("component", "queue"),
+		PurgeInterval: orDisabled(cfg.PurgeInterval), DeleteCooldown: orDisabled(cfg.DeleteCooldown),
+	})
+	h := httpserver.NewHandler(httpserver.Options{
+		Service: svc, JSON: awsjson.Codec{}, Query: awsquery.Codec{}, MatchJSON: awsjson.Matches,
+		Account: cfg.AccountID, Region: cfg.Region, Logger: log.With("component", "http"),
+	})
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	log.Info("sluice serving the SQS API", "addr", ln.Addr().String(), "storage", cfg.Storage,
+		"data_dir", cfg.DataDir, "sync", cfg.Sync, "region", cfg.Region, "account_id", cfg.AccountID,
+		"auth", "off: requests are not signature-checked")
+	return httpserver.Run(ctx, ln, h, svc, cfg.ShutdownGrace.Duration, log)
+}
+
+// orDisabled maps a configured 0 ("disabled") to the negative value queue.Options uses for it.
+func orDisabled(d config.Duration) time.Duration {
+	if d.Duration == 0 {
+		return -1
+	}
+	return d.Duration
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(strings.ToUpper(cfg.LogLevel)))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}

@@ -1,0 +1,201 @@
+// Package config holds the server's configuration: defaults, validation, and loading from an
+// optional TOML file, SLUICE_* environment variables and command-line flags, in that order of
+// increasing precedence.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the configuration of `sluice serve`.
+type Config struct {
+	// Listen is the address of the SQS endpoint.
+	Listen string `toml:"listen"`
+	// DataDir is where the disk engine keeps its data.
+	DataDir string `toml:"data_dir"`
+	// Storage is "disk" (durable, default) or "memory".
+	Storage string `toml:"storage"`
+	// Sync is "always" (acknowledge only durable writes) or "interval".
+	Sync string `toml:"sync"`
+	// Region and AccountID appear in queue URLs and ARNs.
+	Region    string `toml:"region"`
+	AccountID string `toml:"account_id"`
+	// LogLevel is debug, info, warn or error; LogFormat is text or json.
+	LogLevel  string `toml:"log_level"`
+	LogFormat string `toml:"log_format"`
+	// PurgeInterval is the minimum time between purges of a queue; DeleteCooldown how long a
+	// deleted queue's name stays taken. Both are 60s on SQS; 0 disables the rule.
+	PurgeInterval  Duration `toml:"purge_interval"`
+	DeleteCooldown Duration `toml:"delete_cooldown"`
+	// ShutdownGrace bounds how long shutdown waits for requests in progress.
+	ShutdownGrace Duration `toml:"shutdown_grace"`
+}
+
+// Duration is a time.Duration written as "60s" in the file.
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a duration.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("invalid duration %q: %w", b, err)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText formats a duration.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// Default returns the default configuration.
+func Default() Config {
+	return Config{
+		Listen:         "127.0.0.1:9324",
+		DataDir:        "./sluice-data",
+		Storage:        "disk",
+		Sync:           "always",
+		Region:         "us-east-1",
+		AccountID:      "000000000000",
+		LogLevel:       "info",
+		LogFormat:      "text",
+		PurgeInterval:  Duration{60 * time.Second},
+		DeleteCooldown: Duration{60 * time.Second},
+		ShutdownGrace:  Duration{25 * time.Second},
+	}
+}
+
+// ErrInvalid is wrapped by every validation error.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Validate checks the configuration.
+func (c *Config) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+	}
+	switch {
+	case c.Listen == "":
+		return bad("listen must not be empty")
+	case c.Storage != "disk" && c.Storage != "memory":
+		return bad("storage must be disk or memory, not %q", c.Storage)
+	case c.Storage == "disk" && c.DataDir == "":
+		return bad("data-dir must not be empty with storage=disk")
+	case c.Sync != "always" && c.Sync != "interval":
+		return bad("sync must be always or interval, not %q", c.Sync)
+	case c.Region == "":
+		return bad("region must not be empty")
+	case len(c.AccountID) != 12 || strings.Trim(c.AccountID, "0123456789") != "":
+		return bad("account-id must be 12 digits, not %q", c.AccountID)
+	case c.LogFormat != "text" && c.LogFormat != "json":
+		return bad("log-format must be text or json, not %q", c.LogFormat)
+	case c.PurgeInterval.Duration < 0 || c.DeleteCooldown.Duration < 0 || c.ShutdownGrace.Duration < 0:
+		return bad("durations must not be negative")
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log-level must be debug, info, warn or error, not %q", c.LogLevel)
+	}
+	return nil
+}
+
+// field binds one setting to its flag, environment variable and description.
+type field struct {
+	flag string
+	help string
+	str  *string
+	dur  *Duration
+}
+
+func (c *Config) fields() []field {
+	return []field{
+		{flag: "listen", help: "address of the SQS endpoint", str: &c.Listen},
+		{flag: "data-dir", help: "data directory of the disk engine", str: &c.DataDir},
+		{flag: "storage", help: "storage engine: disk (durable) or memory (not durable)", str: &c.Storage},
+		{flag: "sync", help: "disk durability: always (fsync before acknowledging) or interval (may lose the last ~10ms on power loss)", str: &c.Sync},
+		{flag: "region", help: "region used in ARNs", str: &c.Region},
+		{flag: "account-id", help: "12-digit account id used in queue URLs and ARNs", str: &c.AccountID},
+		{flag: "log-level", help: "debug, info, warn or error", str: &c.LogLevel},
+		{flag: "log-format", help: "text or json", str: &c.LogFormat},
+		{flag: "purge-interval", help: "minimum time between two purges of a queue (0 disables)", dur: &c.PurgeInterval},
+		{flag: "delete-cooldown", help: "time before a deleted queue's name can be reused (0 disables)", dur: &c.DeleteCooldown},
+		{flag: "shutdown-grace", help: "how long shutdown waits for requests in progress", dur: &c.ShutdownGrace},
+	}
+}
+
+// EnvName returns the environment variable of a flag: SLUICE_ and the flag in upper case with
+// underscores.
+func EnvName(flagName string) string {
+	return "SLUICE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Load builds the configuration from defaults, the file named by --config or SLUICE_CONFIG,
+// SLUICE_* variables (from getenv) and the flags in args.
+func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, error) {
+	c := Default()
+	var flagVals Config
+	configPath := fs.String("config", "", "optional TOML config file (env SLUICE_CONFIG)")
+	for _, f := range flagVals.fields() {
+		help := fmt.Sprintf("%s (env %s)", f.help, EnvName(f.flag))
+		if f.str != nil {
+			fs.StringVar(f.str, f.flag, "", help)
+		} else {
+			fs.Var(&durFlag{f.dur}, f.flag, help)
+		}
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("%w: unexpected arguments %q", ErrInvalid, fs.Args())
+	}
+	path := *configPath
+	if path == "" {
+		path = getenv("SLUICE_CONFIG")
+	}
+	if path != "" {
+		md, err := toml.DecodeFile(path, &c)
+		if err != nil {
+			return c, fmt.Errorf("%w: reading %s: %w", ErrInvalid, path, err)
+		}
+		if und := md.Undecoded(); len(und) > 0 {
+			return c, fmt.Errorf("%w: %s: unknown setting %q", ErrInvalid, path, und[0].String())
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	cf, ff := c.fields(), flagVals.fields()
+	for i, f := range cf {
+		if v := getenv(EnvName(f.flag)); v != "" {
+			if f.str != nil {
+				*f.str = v
+			} else if err := f.dur.UnmarshalText([]byte(v)); err != nil {
+				return c, fmt.Errorf("%w: %s: %w", ErrInvalid, EnvName(f.flag), err)
+			}
+		}
+		if set[f.flag] {
+			if f.str != nil {
+				*f.str = *ff[i].str
+			} else {
+				*f.dur = *ff[i].dur
+			}
+		}
+	}
+	return c, c.Validate()
+}
+
+type durFlag struct{ d *Duration }
+
+func (f *durFlag) String() string {
+	if f.d == nil {
+		return ""
+	}
+	return f.d.String()
+}
+
+func (f *durFlag) Set(s string) error { return f.d.UnmarshalText([]byte(s)) }

@@ -1,0 +1,521 @@
+// Package diskengine is Sluice's durable, default storage engine: the indexed engine over a
+// Store kept in Pebble (github.com/cockroachdb/pebble/v2), an embedded LSM key-value store with
+// a write-ahead log and group commit.
+//
+// Message bodies live only on disk; memory holds the indexed engine's small fixed-size index
+// entry per message, which Load rebuilds at start from the queue and state records alone (see
+// the key layout in codec.go). With SyncAlways, the default, a write that asks for durability is
+// acknowledged only after the WAL holding it has been fsynced; concurrent writers share one fsync
+// (group commit). SyncInterval fsyncs in the background instead and may lose the last few
+// milliseconds of acknowledged writes on power failure (not on a process crash).
+//
+// A data directory is used by one process at a time: Open fails with a clear error when another
+// process (or another Open in this process) holds it.
+package diskengine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"sluice/internal/engine"
+	"sluice/internal/engine/indexed"
+	"sluice/internal/engine/msgindex"
+)
+
+// SyncMode says when writes reach stable storage.
+type SyncMode int
+
+const (
+	// SyncAlways makes every write that asks for durability (Batch.Sync: sends, receives,
+	// deletes, queue changes) wait for an fsync of the WAL before it returns. Concurrent writes
+	// share fsyncs through Pebble's group commit.
+	SyncAlways SyncMode = iota
+	// SyncInterval never waits for an fsync: a background goroutine syncs the WAL every
+	// Options.SyncEvery. On power failure or an OS crash the writes of the last SyncEvery
+	// (default 10ms) may be lost even though they were acknowledged; a crash of the sluice
+	// process alone loses nothing, since the data already sits in the OS page cache.
+	SyncInterval
+)
+
+// String returns the mode's flag value: "always" or "interval".
+func (m SyncMode) String() string {
+	switch m {
+	case SyncAlways:
+		return "always"
+	case SyncInterval:
+		return "interval"
+	default:
+		return fmt.Sprintf("SyncMode(%d)", int(m))
+	}
+}
+
+// ParseSyncMode parses "always" or "interval".
+func ParseSyncMode(s string) (SyncMode, error) {
+	switch s {
+	case "always":
+		return SyncAlways, nil
+	case "interval":
+		return SyncInterval, nil
+	default:
+		return 0, fmt.Errorf("unknown sync mode %q (want always or interval)", s)
+	}
+}
+
+// Defaults of Options.
+const (
+	DefaultSyncEvery    = 10 * time.Millisecond
+	DefaultCacheSize    = 64 << 20
+	DefaultMemTableSize = 32 << 20
+)
+
+// Options configure the disk engine. The zero value of every field but Dir is a sane default.
+type Options struct {
+	// Dir is the data directory, created if absent. It must be empty, absent or hold a store
+	// written by this engine.
+	Dir string
+	// Sync says when writes become durable; the default is SyncAlways.
+	Sync SyncMode
+	// SyncEvery is the background sync period of SyncInterval (default 10ms).
+	SyncEvery time.Duration
+	// CacheSize is the size in bytes of Pebble's block cache (default 64 MiB).
+	CacheSize int64
+	// MemTableSize is the size in bytes of one Pebble memtable (default 32 MiB). Pebble keeps up
+	// to two in memory before it stalls writes while flushing.
+	MemTableSize uint64
+	// FS is the file system the store lives on; nil means the operating system's (vfs.Default).
+	// It is the seam for fault-injection and crash tests (vfs.NewMem, errorfs).
+	FS vfs.FS
+	// Logger receives the engine's and Pebble's log messages; nil discards them.
+	Logger *slog.Logger
+}
+
+// Store is an indexed.Store on Pebble. Its methods are safe for concurrent use.
+type Store struct {
+	db   *pebble.DB
+	lock *pebble.Lock
+	dir  string
+	mode SyncMode
+	log  *slog.Logger
+
+	// closeMu is held shared by every operation on db and exclusively by Close, so that Close
+	// waits for operations in progress and none starts on a closed db (which Pebble punishes
+	// with a panic).
+	closeMu sync.RWMutex
+	closed  bool // guarded by closeMu
+
+	// orderMu serializes the batches that overwrite states or delete messages, from the
+	// existence check of their states to their commit to the WAL (but not their fsync), so that
+	// a late state write never resurrects a message deleted in between.
+	orderMu sync.Mutex
+
+	// unsynced is set by writes not yet fsynced in SyncInterval mode.
+	unsynced atomic.Bool
+	stopSync chan struct{} // closed to stop the sync goroutine; nil without one
+	syncDone chan struct{} // closed when the sync goroutine has returned
+}
+
+var _ indexed.Store = (*Store)(nil)
+
+// Open opens (or creates) the store in opts.Dir and returns the engine over it, with its index
+// rebuilt from the store.
+func Open(ctx context.Context, opts Options) (*indexed.Engine, error) {
+	s, err := OpenStore(opts)
+	if err != nil {
+		return nil, err
+	}
+	e, err := indexed.New(ctx, s)
+	if err != nil {
+		_ = s.Close()
+		return nil, fmt.Errorf("opening disk engine in %s: %w", s.dir, err)
+	}
+	return e, nil
+}
+
+// OpenStore opens (or creates) the store in opts.Dir.
+//
+// It refuses a directory that is in use by another process, that holds files but no Pebble
+// store, or whose Pebble store was not written by this version of sluice.
+func OpenStore(opts Options) (*Store, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("diskengine: no data dir given")
+	}
+	if opts.Sync != SyncAlways && opts.Sync != SyncInterval {
+		return nil, fmt.Errorf("diskengine: unknown sync mode %d", opts.Sync)
+	}
+	fs := opts.FS
+	dir := filepath.Clean(opts.Dir)
+	if fs == nil {
+		fs = vfs.Default
+		// Pebble detects a second lock in this process by path name: make the name canonical.
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return nil, fmt.Errorf("data dir %s: %w", dir, err)
+		}
+		dir = abs
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	log = log.With("component", "diskengine", "dir", dir)
+
+	if err := checkDir(fs, dir); err != nil {
+		return nil, err
+	}
+	lock, err := pebble.LockDirectory(dir, fs)
+	if err != nil {
+		if lockHeld(err) {
+			return nil, fmt.Errorf("data dir %s is in use by another sluice process: %w", dir, err)
+		}
+		return nil, fmt.Errorf("locking data dir %s: %w", dir, err)
+	}
+
+	cacheSize := opts.CacheSize
+	if cacheSize <= 0 {
+		cacheSize = DefaultCacheSize
+	}
+	memTableSize := opts.MemTableSize
+	if memTableSize == 0 {
+		memTableSize = DefaultMemTableSize
+	}
+	cache := pebble.NewCache(cacheSize)
+	defer cache.Unref() // the DB holds its own reference
+	db, err := pebble.Open(dir, &pebble.Options{
+		FS:                 fs,
+		Lock:               lock,
+		Cache:              cache,
+		MemTableSize:       memTableSize,
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             pebbleLogger{log.With("component", "pebble")},
+	})
+	if err != nil {
+		_ = lock.Close()
+		return nil, fmt.Errorf("opening store in data dir %s: %w", dir, err)
+	}
+	if err := checkFormat(db, dir); err != nil {
+		_ = db.Close()
+		_ = lock.Close()
+		return nil, err
+	}
+
+	s := &Store{db: db, lock: lock, dir: dir, mode: opts.Sync, log: log}
+	if s.mode == SyncInterval {
+		every := opts.SyncEvery
+		if every <= 0 {
+			every = DefaultSyncEvery
+		}
+		s.stopSync = make(chan struct{})
+		s.syncDone = make(chan struct{})
+		go s.syncLoop(every)
+	}
+	log.Info("store opened", "sync", s.mode.String())
+	return s, nil
+}
+
+// Load implements indexed.Store. It reads queue and state records only, from one snapshot.
+// States are reported whether or not their queue exists: the indexed engine deletes orphans.
+func (s *Store) Load(ctx context.Context, queue func(*engine.Queue), state func(uint64, msgindex.State)) error {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return engine.ErrClosed
+	}
+	snap := s.db.NewSnapshot()
+	defer snap.Close()
+
+	lo, hi := prefixSpan(prefixQueue)
+	err := scan(ctx, snap, lo, hi, func(k, v []byte) error {
+		q, err := decodeQueue(v)
+		if err != nil {
+			return fmt.Errorf("queue key %x: %w", k, err)
+		}
+		if !bytes.Equal(k, queueKey(q.ID)) {
+			return fmt.Errorf("queue key %x: %w", k, corruptf("record of queue id %d", q.ID))
+		}
+		queue(q)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("loading queues: %w", err)
+	}
+
+	lo, hi = prefixSpan(prefixState)
+	err = scan(ctx, snap, lo, hi, func(k, v []byte) error {
+		qid, seq, err := parseMsgKey(k)
+		if err != nil {
+			return err
+		}
+		st, err := decodeState(seq, v)
+		if err != nil {
+			return fmt.Errorf("state of message %d/%d: %w", qid, seq, err)
+		}
+		state(qid, st)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("loading message states: %w", err)
+	}
+	return nil
+}
+
+// scan calls fn for every key in [lo, hi) of the snapshot, checking ctx now and then. The
+// slices passed to fn are valid only during the call.
+func scan(ctx context.Context, snap *pebble.Snapshot, lo, hi []byte, fn func(k, v []byte) error) (err error) {
+	it, err := snap.NewIterWithContext(ctx, &pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := it.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	n := 0
+	for valid := it.First(); valid; valid = it.Next() {
+		if n++; n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return err
+		}
+		if err := fn(it.Key(), v); err != nil {
+			return err
+		}
+	}
+	return it.Error()
+}
+
+// Apply implements indexed.Store. The batch is written as one Pebble batch, in the order of
+// the memory engine: queues, deleted queues, new messages, states, deleted messages, purges. A
+// state is written only if its message exists (in the store or in the batch), so that a state
+// change racing with a deletion never brings back a deleted message.
+func (s *Store) Apply(ctx context.Context, b *indexed.Batch) error {
+	if b.Empty() {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return engine.ErrClosed
+	}
+
+	pb := s.db.NewBatch()
+	defer pb.Close()
+	// Errors of Pebble's batch methods are only possible for misuse (e.g. a closed batch), so
+	// the first one is kept and reported at the end.
+	var berr error
+	keep := func(err error) {
+		if berr == nil && err != nil {
+			berr = err
+		}
+	}
+	var buf []byte
+	for _, q := range b.Queues {
+		v, err := encodeQueue(q)
+		if err != nil {
+			return fmt.Errorf("encoding queue %d: %w", q.ID, err)
+		}
+		keep(pb.Set(queueKey(q.ID), v, nil))
+	}
+	for _, qid := range b.DeletedQueues {
+		keep(pb.Delete(queueKey(qid), nil))
+		for _, p := range [...]byte{prefixMessage, prefixState} {
+			lo, hi := queueSpan(p, qid)
+			keep(pb.DeleteRange(lo, hi, nil))
+		}
+	}
+	for i := range b.Messages {
+		m := &b.Messages[i]
+		buf = appendMessage(buf[:0], m.Message)
+		keep(pb.Set(msgKey(prefixMessage, m.QueueID, m.State.Seq), buf, nil))
+		buf = appendState(buf[:0], &m.State)
+		keep(pb.Set(msgKey(prefixState, m.QueueID, m.State.Seq), buf, nil))
+	}
+
+	// From here the batch may delete messages or overwrite states: serialize it with the others
+	// that do, from the existence check to the commit.
+	ordered := len(b.States)+len(b.Deleted)+len(b.Purges)+len(b.DeletedQueues) > 0
+	if ordered {
+		s.orderMu.Lock()
+	}
+	unlock := func() {
+		if ordered {
+			ordered = false
+			s.orderMu.Unlock()
+		}
+	}
+	defer unlock()
+
+	for i := range b.States {
+		st := &b.States[i]
+		key := msgKey(prefixState, st.QueueID, st.State.Seq)
+		ok, err := s.stateExists(b, st.QueueID, st.State.Seq, key)
+		if err != nil {
+			return fmt.Errorf("checking message %d/%d: %w", st.QueueID, st.State.Seq, err)
+		}
+		if !ok {
+			continue // deleted meanwhile: do not resurrect it
+		}
+		buf = appendState(buf[:0], &st.State)
+		keep(pb.Set(key, buf, nil))
+	}
+	for _, d := range b.Deleted {
+		keep(pb.Delete(msgKey(prefixMessage, d.QueueID, d.Seq), nil))
+		keep(pb.Delete(msgKey(prefixState, d.QueueID, d.Seq), nil))
+	}
+	for _, p := range b.Purges {
+		if p.Seq == 0 {
+			continue
+		}
+		for _, prefix := range [...]byte{prefixMessage, prefixState} {
+			lo, _ := queueSpan(prefix, p.QueueID)
+			keep(pb.DeleteRange(lo, msgKey(prefix, p.QueueID, p.Seq), nil))
+		}
+	}
+	if berr != nil {
+		return fmt.Errorf("building batch: %w", berr)
+	}
+	if pb.Empty() {
+		return nil // only states of messages that are gone
+	}
+
+	if b.Sync && s.mode == SyncAlways {
+		// Commit without waiting for the fsync, so that orderMu is not held across it and
+		// concurrent batches join the same fsync; then wait for it.
+		if err := s.db.ApplyNoSyncWait(pb, pebble.Sync); err != nil {
+			return fmt.Errorf("writing batch: %w", err)
+		}
+		unlock()
+		if err := pb.SyncWait(); err != nil {
+			return fmt.Errorf("syncing batch: %w", err)
+		}
+		return nil
+	}
+	if err := pb.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("writing batch: %w", err)
+	}
+	if s.mode == SyncInterval {
+		s.unsynced.Store(true)
+	}
+	return nil
+}
+
+// stateExists reports whether message qid/seq exists as of the batch b: stored and not deleted
+// by b's DeletedQueues, or new in b. Called with orderMu held.
+func (s *Store) stateExists(b *indexed.Batch, qid, seq uint64, key []byte) (bool, error) {
+	for _, m := range b.Messages {
+		if m.QueueID == qid && m.State.Seq == seq {
+			return true, nil
+		}
+	}
+	for _, d := range b.DeletedQueues {
+		if d == qid {
+			return false, nil
+		}
+	}
+	_, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, closer.Close()
+}
+
+// Message implements indexed.Store.
+func (s *Store) Message(_ context.Context, qid, seq uint64) (*engine.Message, error) {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return nil, engine.ErrClosed
+	}
+	v, closer, err := s.db.Get(msgKey(prefixMessage, qid, seq))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, fmt.Errorf("message %d/%d: %w", qid, seq, engine.ErrMessageNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading message %d/%d: %w", qid, seq, err)
+	}
+	defer closer.Close()
+	m, err := decodeMessage(v) // copies out of v, which is valid until closer.Close
+	if err != nil {
+		return nil, fmt.Errorf("message %d/%d: %w", qid, seq, err)
+	}
+	return m, nil
+}
+
+// Close implements indexed.Store: it waits for operations in progress, stops the background
+// sync, syncs what is not yet durable, and closes Pebble and the directory lock. Closing twice
+// is a no-op.
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	if s.stopSync != nil {
+		close(s.stopSync)
+		<-s.syncDone
+		if err := s.syncWAL(); err != nil {
+			errs = append(errs, fmt.Errorf("final sync: %w", err))
+		}
+	}
+	if err := s.db.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("closing store: %w", err))
+	}
+	if err := s.lock.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("releasing data dir lock: %w", err))
+	}
+	s.log.Info("store closed")
+	return errors.Join(errs...)
+}
+
+// syncLoop fsyncs the WAL every period while there are unsynced writes (SyncInterval mode).
+func (s *Store) syncLoop(every time.Duration) {
+	defer close(s.syncDone)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopSync:
+			return
+		case <-t.C:
+			if err := s.syncWAL(); err != nil {
+				s.log.Error("background sync failed", "err", err)
+			}
+		}
+	}
+}
+
+// syncWAL makes every write committed so far durable, if any is not yet. It writes an empty
+// log record with Sync, which fsyncs the WAL up to and including it; concurrent writers are not
+// blocked by it.
+func (s *Store) syncWAL() error {
+	if !s.unsynced.Swap(false) {
+		return nil
+	}
+	if err := s.db.LogData(nil, pebble.Sync); err != nil {
+		s.unsynced.Store(true)
+		return err
+	}
+	return nil
+}

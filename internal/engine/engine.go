@@ -1,0 +1,284 @@
+// Package engine is the storage seam of Sluice: one interface of atomic operations that every
+// storage backend (memory, disk, PostgreSQL) implements, the records they store, and the sentinel
+// errors they return. It knows nothing of SQS validation rules; the queue package passes in every
+// time and limit an operation needs, so that all engines behave alike and tests control time.
+//
+// Every method is named NounVerb, takes a context and a params struct, and is atomic.
+package engine
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Engines wrap them with %w; callers match them with errors.Is.
+var (
+	// ErrQueueNotFound: the queue named or identified does not exist.
+	ErrQueueNotFound = errors.New("queue not found")
+	// ErrQueueDeletedRecently: a queue of that name was deleted less than the cooldown ago.
+	ErrQueueDeletedRecently = errors.New("queue deleted recently")
+	// ErrPurgeInProgress: the queue was purged less than the minimum interval ago.
+	ErrPurgeInProgress = errors.New("purge in progress")
+	// ErrMessageNotFound: the message of a receipt no longer exists (deleted or expired).
+	ErrMessageNotFound = errors.New("message not found")
+	// ErrReceiptSuperseded: the message was received again after this receipt was issued.
+	ErrReceiptSuperseded = errors.New("receipt superseded by a newer receive")
+	// ErrMessageNotInFlight: the receipt is current but the message's visibility timeout has
+	// already expired (only returned when the caller asks for it with RequireInFlight).
+	ErrMessageNotInFlight = errors.New("message not in flight")
+	// ErrVisibilityTooLong: the requested visibility would end more than the allowed maximum after
+	// the message was received.
+	ErrVisibilityTooLong = errors.New("visibility timeout beyond the limit")
+	// ErrInFlightLimit: the queue has reached its limit of in-flight messages.
+	ErrInFlightLimit = errors.New("in-flight limit reached")
+	// ErrClosed: the engine has been closed.
+	ErrClosed = errors.New("engine closed")
+)
+
+// Engine is the storage interface. Methods are sorted alphabetically.
+type Engine interface {
+	// Close releases the engine's resources. Calls after Close return ErrClosed.
+	Close() error
+	// MessageChangeVisibility sets a new visibility deadline for each receipt. It returns one
+	// error per entry (nil on success): ErrMessageNotFound, ErrReceiptSuperseded,
+	// ErrMessageNotInFlight (with RequireInFlight), ErrVisibilityTooLong. The call as a whole
+	// fails only with ErrQueueNotFound or a storage error.
+	MessageChangeVisibility(ctx context.Context, p *MessageChangeVisibilityParams) ([]error, error)
+	// MessageDelete deletes the message of each receipt. Per-entry errors as for
+	// MessageChangeVisibility; ErrReceiptSuperseded leaves the message in place.
+	MessageDelete(ctx context.Context, p *MessageDeleteParams) ([]error, error)
+	// MessageReceive takes up to Max visible messages, makes them invisible until VisibleAt and
+	// issues a new receipt for each. It never waits: long polling is the caller's job, helped by
+	// NextVisibleAt in the result.
+	MessageReceive(ctx context.Context, p *MessageReceiveParams) (*MessageReceiveResult, error)
+	// MessageSend stores the messages, durably when the engine is durable, before it returns.
+	MessageSend(ctx context.Context, p *MessageSendParams) (*MessageSendResult, error)
+	// QueueCreate creates a queue, or returns the existing one with Created=false.
+	QueueCreate(ctx context.Context, p *QueueCreateParams) (*QueueCreateResult, error)
+	// QueueDelete deletes a queue and all its messages. ErrQueueNotFound if absent.
+	QueueDelete(ctx context.Context, p *QueueDeleteParams) error
+	// QueueGet returns a queue by key. ErrQueueNotFound if absent.
+	QueueGet(ctx context.Context, p *QueueGetParams) (*Queue, error)
+	// QueueList returns the account's queues whose name starts with Prefix, sorted by name.
+	QueueList(ctx context.Context, p *QueueListParams) ([]*Queue, error)
+	// QueuePurge deletes every message of a queue. ErrPurgeInProgress within MinInterval of the
+	// previous purge.
+	QueuePurge(ctx context.Context, p *QueuePurgeParams) error
+	// QueueStats counts a queue's messages by state at Now.
+	QueueStats(ctx context.Context, p *QueueStatsParams) (*QueueStats, error)
+	// QueueUpdate changes a queue's attributes and tags.
+	QueueUpdate(ctx context.Context, p *QueueUpdateParams) (*Queue, error)
+}
+
+// QueueKey names a queue: queues live in their account's namespace.
+type QueueKey struct {
+	Account string
+	Name    string
+}
+
+// Queue is a stored queue.
+type Queue struct {
+	// ID is unique among the store's live queues and changes when a queue is deleted and created
+	// again, so receipts of the old queue never match the new one.
+	ID  uint64
+	Key QueueKey
+	// Attributes holds the settable attributes in canonical string form, as the queue package
+	// validated them. Absent means default.
+	Attributes map[string]string
+	Tags       map[string]string
+	CreatedAt  time.Time
+	ModifiedAt time.Time
+}
+
+// Clone returns a deep copy.
+func (q *Queue) Clone() *Queue {
+	c := *q
+	c.Attributes = cloneMap(q.Attributes)
+	c.Tags = cloneMap(q.Tags)
+	return &c
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	c := make(map[string]string, len(m))
+	for k, v := range m {
+		c[k] = v
+	}
+	return c
+}
+
+// MessageAttribute is one message attribute (user or system).
+type MessageAttribute struct {
+	DataType    string
+	StringValue string
+	BinaryValue []byte
+	// IsBinary tells which of the values is set.
+	IsBinary bool
+}
+
+// Message is a message as sent; it never changes once stored.
+type Message struct {
+	// ID is the SQS MessageId (a UUID).
+	ID         string
+	Body       string
+	Attributes map[string]MessageAttribute
+	// SystemAttributes holds sent system attributes (AWSTraceHeader).
+	SystemAttributes map[string]MessageAttribute
+	SenderID         string
+	SentAt           time.Time
+	// GroupID is the MessageGroupId, if any.
+	GroupID string
+	// DeduplicationID is the MessageDeduplicationId, if any.
+	DeduplicationID string
+}
+
+// Receipt identifies one receive of one message. The queue package turns it into the opaque
+// ReceiptHandle string.
+type Receipt struct {
+	QueueID uint64
+	Seq     uint64
+	Token   uint64
+}
+
+// ReceivedMessage is a message handed out by MessageReceive.
+type ReceivedMessage struct {
+	Message        *Message
+	Receipt        Receipt
+	ReceiveCount   int
+	FirstReceiveAt time.Time
+}
+
+// QueueCreateParams are the arguments of QueueCreate.
+type QueueCreateParams struct {
+	Key        QueueKey
+	Attributes map[string]string
+	Tags       map[string]string
+	Now        time.Time
+	// DeletedCooldown: if a queue of this key was deleted less than this long before Now,
+	// return ErrQueueDeletedRecently. Zero disables the check.
+	DeletedCooldown time.Duration
+}
+
+// QueueCreateResult is the result of QueueCreate.
+type QueueCreateResult struct {
+	Queue   *Queue
+	Created bool
+}
+
+// QueueDeleteParams are the arguments of QueueDelete.
+type QueueDeleteParams struct {
+	Key QueueKey
+	Now time.Time
+}
+
+// QueueGetParams are the arguments of QueueGet.
+type QueueGetParams struct {
+	Key QueueKey
+}
+
+// QueueListParams are the arguments of QueueList.
+type QueueListParams struct {
+	Account string
+	Prefix  string
+}
+
+// QueuePurgeParams are the arguments of QueuePurge.
+type QueuePurgeParams struct {
+	Key         QueueKey
+	Now         time.Time
+	MinInterval time.Duration
+}
+
+// QueueStatsParams are the arguments of QueueStats.
+type QueueStatsParams struct {
+	Key QueueKey
+	Now time.Time
+	// RetentionCutoff: messages sent before it are expired first.
+	RetentionCutoff time.Time
+}
+
+// QueueStats counts a queue's messages.
+type QueueStats struct {
+	Visible  int64
+	InFlight int64
+	Delayed  int64
+}
+
+// QueueUpdateParams are the arguments of QueueUpdate. Removals are applied before sets.
+type QueueUpdateParams struct {
+	Key              QueueKey
+	Now              time.Time
+	SetAttributes    map[string]string
+	RemoveAttributes []string
+	SetTags          map[string]string
+	RemoveTags       []string
+}
+
+// MessageSendParams are the arguments of MessageSend.
+type MessageSendParams struct {
+	QueueID uint64
+	Now     time.Time
+	Entries []MessageSendEntry
+}
+
+// MessageSendEntry is one message to store.
+type MessageSendEntry struct {
+	Message *Message
+	// VisibleAt is when the message may first be received (after its delay).
+	VisibleAt time.Time
+}
+
+// MessageSendResult is the result of MessageSend.
+type MessageSendResult struct{}
+
+// MessageReceiveParams are the arguments of MessageReceive.
+type MessageReceiveParams struct {
+	QueueID uint64
+	Now     time.Time
+	Max     int
+	// VisibleAt is the deadline until which received messages stay invisible.
+	VisibleAt time.Time
+	// RetentionCutoff: messages sent before it are deleted instead of received.
+	RetentionCutoff time.Time
+	// MaxInFlight: when this many messages are already in flight, fail with ErrInFlightLimit.
+	// Zero means no limit.
+	MaxInFlight int
+}
+
+// MessageReceiveResult is the result of MessageReceive.
+type MessageReceiveResult struct {
+	Messages []ReceivedMessage
+	// NextVisibleAt, when no message was returned, is the earliest time a delayed or in-flight
+	// message becomes visible (zero if none).
+	NextVisibleAt time.Time
+}
+
+// MessageDeleteParams are the arguments of MessageDelete.
+type MessageDeleteParams struct {
+	QueueID  uint64
+	Now      time.Time
+	Receipts []Receipt
+	// RequireInFlight makes a receipt whose visibility already expired fail with
+	// ErrMessageNotInFlight instead of deleting.
+	RequireInFlight bool
+}
+
+// MessageChangeVisibilityParams are the arguments of MessageChangeVisibility.
+type MessageChangeVisibilityParams struct {
+	QueueID         uint64
+	Now             time.Time
+	Entries         []VisibilityChange
+	RequireInFlight bool
+	// MaxSinceReceive caps the new deadline relative to the receive that issued the receipt.
+	// Zero means no cap.
+	MaxSinceReceive time.Duration
+}
+
+// VisibilityChange is one entry of MessageChangeVisibility.
+type VisibilityChange struct {
+	Receipt   Receipt
+	VisibleAt time.Time
+}
