@@ -123,8 +123,8 @@ func validNumber(s string) bool {
 	if !numberRE.MatchString(s) {
 		return false
 	}
-	f, ok := new(big.Float).SetString(s)
-	if !ok {
+	f, _, err := big.ParseFloat(s, 10, 512, big.ToNearestEven)
+	if err != nil {
 		return false
 	}
 	// SQS accepts numbers from -10^128 to 10^126.

@@ -7,7 +7,7 @@
 // the key layout in codec.go). With SyncAlways, the default, a write that asks for durability is
 // acknowledged only after the WAL holding it has been fsynced; concurrent writers share one fsync
 // (group commit). SyncInterval fsyncs in the background instead and may lose the last few
-// milliseconds of acknowledged writes on power failure (not on a process crash).
+// milliseconds of acknowledged writes on power failure.
 //
 // A data directory is used by one process at a time: Open fails with a clear error when another
 // process (or another Open in this process) holds it.
@@ -42,8 +42,9 @@ const (
 	SyncAlways SyncMode = iota
 	// SyncInterval never waits for an fsync: a background goroutine syncs the WAL every
 	// Options.SyncEvery. On power failure or an OS crash the writes of the last SyncEvery
-	// (default 10ms) may be lost even though they were acknowledged; a crash of the sluice
-	// process alone loses nothing, since the data already sits in the OS page cache.
+	// (default 10ms) may be lost even though they were acknowledged. A crash of the sluice
+	// process alone loses at most the writes Pebble had not yet handed to the OS, which its WAL
+	// writer does continuously in the background.
 	SyncInterval
 )
 
@@ -85,17 +86,18 @@ type Options struct {
 	Dir string
 	// Sync says when writes become durable; the default is SyncAlways.
 	Sync SyncMode
-	// SyncEvery is the background sync period of SyncInterval (default 10ms).
+	// SyncEvery is the background sync period of SyncInterval (0: 10ms).
 	SyncEvery time.Duration
-	// CacheSize is the size in bytes of Pebble's block cache (default 64 MiB).
+	// CacheSize is the size in bytes of Pebble's block cache (0: 64 MiB).
 	CacheSize int64
-	// MemTableSize is the size in bytes of one Pebble memtable (default 32 MiB). Pebble keeps up
-	// to two in memory before it stalls writes while flushing.
+	// MemTableSize is the size in bytes of one Pebble memtable (0: 32 MiB). Pebble keeps up to
+	// two in memory before it stalls writes while flushing.
 	MemTableSize uint64
 	// FS is the file system the store lives on; nil means the operating system's (vfs.Default).
 	// It is the seam for fault-injection and crash tests (vfs.NewMem, errorfs).
 	FS vfs.FS
-	// Logger receives the engine's and Pebble's log messages; nil discards them.
+	// Logger receives the engine's log messages, and Pebble's with subsystem=pebble; nil
+	// discards them. The caller names the component (e.g. With("component", "diskengine")).
 	Logger *slog.Logger
 }
 
@@ -163,11 +165,12 @@ func OpenStore(opts Options) (*Store, error) {
 		}
 		dir = abs
 	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	base := opts.Logger
+	if base == nil {
+		base = slog.New(slog.DiscardHandler)
 	}
-	log = log.With("component", "diskengine", "dir", dir)
+	log := base.With("dir", dir)
+	plog := log.With("subsystem", "pebble")
 
 	if err := checkDir(fs, dir); err != nil {
 		return nil, err
@@ -196,7 +199,8 @@ func OpenStore(opts Options) (*Store, error) {
 		Cache:              cache,
 		MemTableSize:       memTableSize,
 		FormatMajorVersion: pebble.FormatNewest,
-		Logger:             pebbleLogger{log.With("component", "pebble")},
+		Logger:             pebbleLogger{plog},
+		EventListener:      pebbleEvents(plog),
 	})
 	if err != nil {
 		_ = lock.Close()

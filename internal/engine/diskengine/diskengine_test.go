@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -580,10 +582,11 @@ func TestCrashDurability(t *testing.T) {
 		fs := vfs.NewCrashableMem()
 		// The ticker never fires during the test; the test runs the sync itself.
 		s := openStore(t, Options{Dir: "/data", FS: fs, Sync: SyncInterval, SyncEvery: time.Hour})
-		e, err := indexed.New(t.Context(), s)
+		ie, err := indexed.New(t.Context(), s)
 		if err != nil {
 			t.Fatal(err)
 		}
+		var e engine.Engine = ie
 		q := createQueue(t, e, "q", nil)
 		send(t, e, q.ID, at(0), &engine.Message{Body: "maybe"})
 
@@ -647,3 +650,28 @@ func TestApplyContextCanceled(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+func TestLogsToGivenLogger(t *testing.T) {
+	t.Parallel()
+	var buf strings.Builder
+	var mu sync.Mutex
+	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s := openStore(t, Options{Dir: t.TempDir(), Logger: log})
+	mustClose(t, s)
+	mu.Lock()
+	defer mu.Unlock()
+	if out := buf.String(); !strings.Contains(out, "store opened") || !strings.Contains(out, "store closed") {
+		t.Fatalf("log output:\n%s", out)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

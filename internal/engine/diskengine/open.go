@@ -117,3 +117,23 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 	l.log.Error("fatal: " + msg)
 	panic("pebble: " + msg)
 }
+
+// pebbleEvents logs the Pebble events an operator should hear about: background errors, write
+// stalls (the disk cannot keep up; writes wait) and low disk space.
+func pebbleEvents(log *slog.Logger) *pebble.EventListener {
+	return &pebble.EventListener{
+		BackgroundError: func(err error) {
+			log.Error("background error", "err", err)
+		},
+		WriteStallBegin: func(info pebble.WriteStallBeginInfo) {
+			log.Warn("write stall: writes wait for flushes or compactions", "reason", info.Reason)
+		},
+		WriteStallEnd: func() {
+			log.Info("write stall ended")
+		},
+		LowDiskSpace: func(info pebble.LowDiskSpaceInfo) {
+			log.Warn("low disk space", "avail_bytes", info.AvailBytes, "total_bytes", info.TotalBytes,
+				"below_percent", info.PercentThreshold)
+		},
+	}
+}

@@ -73,9 +73,6 @@ func New(ctx context.Context, store Store) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading store: %w", err)
 	}
-	for _, qs := range e.byID {
-		qs.idx.SortArrival()
-	}
 	if len(orphans) > 0 {
 		if err := store.Apply(ctx, &Batch{Deleted: orphans}); err != nil {
 			return nil, fmt.Errorf("removing messages of deleted queues: %w", err)
@@ -386,7 +383,7 @@ func (e *Engine) MessageReceive(ctx context.Context, p *engine.MessageReceivePar
 		if ent == nil {
 			break
 		}
-		qs.idx.Receive(ent, now, vis, rand.Uint64())
+		qs.idx.Receive(ent, now, vis, newToken())
 		taken = append(taken, ent)
 		b.States = append(b.States, QueueState{QueueID: qs.id, State: ent.State})
 	}
@@ -425,10 +422,19 @@ func (e *Engine) MessageReceive(ctx context.Context, p *engine.MessageReceivePar
 	return res, nil
 }
 
+// newToken returns a random receive token; 0 is never issued, so it can mean "not received".
+func newToken() uint64 {
+	for {
+		if t := rand.Uint64(); t != 0 {
+			return t
+		}
+	}
+}
+
 // checkReceipt finds the entry a receipt refers to, or says why it cannot be used.
 func (qs *queueState) checkReceipt(r engine.Receipt, now int64, requireInFlight bool) (*msgindex.Entry, error) {
 	ent := qs.idx.Get(r.Seq)
-	if ent == nil || r.QueueID != qs.id {
+	if ent == nil || r.QueueID != qs.id || ent.ReceiveCount == 0 || r.Token == 0 {
 		return nil, engine.ErrMessageNotFound
 	}
 	if ent.Token != r.Token {

@@ -36,10 +36,9 @@ type Index struct {
 	bySeq   map[uint64]*Entry
 	ready   seqHeap  // visible messages, oldest first
 	pending timeHeap // delayed and in-flight messages, soonest visible first
-	// arrival lists seqs in send order for retention; it may hold seqs already removed, and is
-	// compacted when those dominate.
-	arrival  []uint64
-	arrHead  int
+	// arrival orders messages by send time for retention. It may hold seqs already removed
+	// (they are skipped when they surface) and is rebuilt when those dominate.
+	arrival  arrivalHeap
 	inFlight int
 	delayed  int
 }
@@ -50,11 +49,10 @@ func New() *Index { return &Index{bySeq: make(map[uint64]*Entry)} }
 // Len returns the number of messages.
 func (x *Index) Len() int { return len(x.bySeq) }
 
-// Add inserts a new entry. Entries must be added in increasing SentAt order for retention to be
-// exact; a stored state loaded at start may be added in any order (call SortArrival after).
+// Add inserts a new entry, in any order.
 func (x *Index) Add(e *Entry) {
 	x.bySeq[e.Seq] = e
-	x.arrival = append(x.arrival, e.Seq)
+	heap.Push(&x.arrival, arrival{sentAt: e.SentAt, seq: e.Seq})
 	x.place(e)
 }
 
@@ -119,53 +117,31 @@ func (x *Index) Promote(now int64) {
 // Expire removes every entry sent before cutoff (whatever its state) and returns their seqs.
 func (x *Index) Expire(cutoff int64) []uint64 {
 	var out []uint64
-	for x.arrHead < len(x.arrival) {
-		seq := x.arrival[x.arrHead]
-		e := x.bySeq[seq]
-		if e != nil && e.SentAt >= cutoff {
-			break
-		}
-		x.arrHead++
-		if e != nil {
+	for len(x.arrival) > 0 && x.arrival[0].sentAt < cutoff {
+		a := heap.Pop(&x.arrival).(arrival)
+		if e := x.bySeq[a.seq]; e != nil && e.SentAt == a.sentAt {
 			x.unplace(e)
-			delete(x.bySeq, seq)
-			out = append(out, seq)
+			delete(x.bySeq, a.seq)
+			out = append(out, a.seq)
 		}
 	}
 	x.maybeCompact()
 	return out
 }
 
+// maybeCompact rebuilds the arrival heap from the live entries when removed ones dominate it.
 func (x *Index) maybeCompact() {
-	live := len(x.arrival) - x.arrHead
-	if live < 1024 || live <= 2*len(x.bySeq) {
-		if x.arrHead > 0 && x.arrHead == len(x.arrival) {
-			x.arrival, x.arrHead = x.arrival[:0], 0
-		}
+	if len(x.arrival) < 1024 || len(x.arrival) <= 2*len(x.bySeq) {
 		return
 	}
-	kept := make([]uint64, 0, len(x.bySeq))
-	for _, seq := range x.arrival[x.arrHead:] {
-		if x.bySeq[seq] != nil {
-			kept = append(kept, seq)
+	kept := make(arrivalHeap, 0, len(x.bySeq))
+	for _, a := range x.arrival {
+		if e := x.bySeq[a.seq]; e != nil && e.SentAt == a.sentAt {
+			kept = append(kept, a)
 		}
 	}
-	x.arrival, x.arrHead = kept, 0
-}
-
-// SortArrival orders the retention list by send time; call it once after loading entries out of
-// order.
-func (x *Index) SortArrival() {
-	seqs := make([]*Entry, 0, len(x.bySeq))
-	for _, e := range x.bySeq {
-		seqs = append(seqs, e)
-	}
-	sortEntries(seqs)
-	x.arrival = x.arrival[:0]
-	x.arrHead = 0
-	for _, e := range seqs {
-		x.arrival = append(x.arrival, e.Seq)
-	}
+	heap.Init(&kept)
+	x.arrival = kept
 }
 
 // PeekReady returns the oldest ready entry without taking it, or nil.
@@ -237,6 +213,30 @@ func (x *Index) RemoveAll() []uint64 {
 	}
 	*x = *New()
 	return out
+}
+
+// arrival is a retention-heap item: a message's send time and seq.
+type arrival struct {
+	sentAt int64
+	seq    uint64
+}
+
+type arrivalHeap []arrival
+
+func (h arrivalHeap) Len() int { return len(h) }
+func (h arrivalHeap) Less(i, j int) bool {
+	if h[i].sentAt != h[j].sentAt {
+		return h[i].sentAt < h[j].sentAt
+	}
+	return h[i].seq < h[j].seq
+}
+func (h arrivalHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *arrivalHeap) Push(v any)   { *h = append(*h, v.(arrival)) }
+func (h *arrivalHeap) Pop() any {
+	old := *h
+	a := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return a
 }
 
 type seqHeap []*Entry

@@ -35,6 +35,10 @@ const (
 	// unknownOperationBody is what SQS answers, with HTTP 404, to a GET of a queue URL that
 	// names no action.
 	unknownOperationBody = "<UnknownOperationException/>"
+	// maxParams bounds the parameters of one request. The largest legal requests (a batch of
+	// ten entries with ten attributes each, or many tags) have a few hundred; the bound keeps a
+	// body of "a&a&a..." from costing many times its size in memory.
+	maxParams = 100_000
 )
 
 // errNoAction is the kind of a GET of a queue URL without an Action. It wraps
@@ -55,11 +59,17 @@ func Matches(r *http.Request) bool {
 
 // Decode implements protocol.Codec.
 func (Codec) Decode(r *http.Request, body []byte, pathURL string) (*protocol.Action, any, error) {
-	params, err := readParams(r, body)
+	ps, err := readParams(r, body)
 	if err != nil {
 		return nil, nil, err
 	}
-	name := params.Get("Action")
+	name := ""
+	for _, p := range ps {
+		if p.key == "Action" {
+			name = p.value
+			break
+		}
+	}
 	if name == "" {
 		if pathURL != "" && r.Method == http.MethodGet {
 			return nil, nil, &protocol.Error{Kind: errNoAction, Message: "The request names no action."}
@@ -76,14 +86,9 @@ func (Codec) Decode(r *http.Request, body []byte, pathURL string) (*protocol.Act
 	if pathURL != "" && !a.QueueScoped {
 		return a, nil, invalidAction(name)
 	}
-	ps := make([]param, 0, len(params))
-	for k, vs := range params {
-		if len(vs) > 0 {
-			ps = append(ps, param{key: k, value: vs[0]})
-		}
-	}
 	in := a.NewInput()
-	if err := decodeStruct(reflect.ValueOf(in).Elem(), ps, ""); err != nil {
+	var d decoder
+	if err := d.decodeStruct(reflect.ValueOf(in).Elem(), ps, nil); err != nil {
 		return a, nil, err
 	}
 	protocol.SetQueueURL(in, pathURL)
@@ -94,26 +99,55 @@ func invalidAction(name string) error {
 	return &protocol.Error{Kind: protocol.ErrInvalidAction, Message: "The action " + name + " is not valid for this endpoint."}
 }
 
-// readParams merges the URL's query parameters and the form body's; the body wins.
-func readParams(r *http.Request, body []byte) (url.Values, error) {
-	params := url.Values{}
-	if r.URL != nil && r.URL.RawQuery != "" {
-		q, err := url.ParseQuery(r.URL.RawQuery)
-		if err != nil {
-			return nil, &protocol.Error{Kind: protocol.ErrMalformedQueryString, Message: "The query string of the request URL is malformed."}
-		}
-		params = q
-	}
+// readParams returns the form body's parameters followed by the URL's: where a name repeats,
+// the first occurrence counts, so the body wins over the URL.
+func readParams(r *http.Request, body []byte) ([]param, error) {
+	var ps []param
+	var err error
 	if len(body) > 0 {
-		form, err := url.ParseQuery(string(body))
-		if err != nil {
-			return nil, &protocol.Error{Kind: protocol.ErrMalformedQueryString, Message: "The request body is not a valid form-encoded query string."}
-		}
-		for k, vs := range form {
-			params[k] = vs
+		if ps, err = parseQuery(ps, string(body)); err != nil {
+			return nil, &protocol.Error{Kind: protocol.ErrMalformedQueryString, Message: "The request body is not a valid form-encoded query string: " + err.Error()}
 		}
 	}
-	return params, nil
+	if r.URL != nil && r.URL.RawQuery != "" {
+		if ps, err = parseQuery(ps, r.URL.RawQuery); err != nil {
+			return nil, &protocol.Error{Kind: protocol.ErrMalformedQueryString, Message: "The query string of the request URL is malformed: " + err.Error()}
+		}
+	}
+	return ps, nil
+}
+
+// parseQuery appends the parameters of a form-encoded string to ps, in order, with the rules of
+// url.ParseQuery (without its map): pairs are separated by &, a semicolon or a bad escape
+// is an error, and empty pairs are skipped. More than maxParams parameters is an error too.
+func parseQuery(ps []param, s string) ([]param, error) {
+	if ps == nil {
+		ps = make([]param, 0, min(strings.Count(s, "&")+1, 256))
+	}
+	for s != "" {
+		var pair string
+		pair, s, _ = strings.Cut(s, "&")
+		if strings.Contains(pair, ";") {
+			return nil, errors.New("a semicolon is not a valid separator")
+		}
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		k, err := url.QueryUnescape(k)
+		if err != nil {
+			return nil, err
+		}
+		v, err = url.QueryUnescape(v)
+		if err != nil {
+			return nil, err
+		}
+		if len(ps) == maxParams {
+			return nil, fmt.Errorf("more than %d parameters", maxParams)
+		}
+		ps = append(ps, param{key: k, value: v})
+	}
+	return ps, nil
 }
 
 // Encode implements protocol.Codec.
@@ -126,13 +160,15 @@ func (Codec) Encode(w http.ResponseWriter, requestID string, a *protocol.Action,
 	b.WriteString(xmlDecl)
 	b.WriteString("<" + a.Name + `Response xmlns="` + Namespace + `">`)
 	if v, ok := resultValue(out); ok {
-		var inner bytes.Buffer
-		encodeStruct(&inner, v)
-		if inner.Len() == 0 {
-			b.WriteString("<" + a.Name + "Result/>")
+		b.WriteString("<" + a.Name + "Result>")
+		mark := b.Len()
+		e := encoder{b: &b}
+		e.encodeStruct(v)
+		if b.Len() == mark {
+			// An empty result: <ReceiveMessageResult/>, as SQS writes it.
+			b.Truncate(mark - 1)
+			b.WriteString("/>")
 		} else {
-			b.WriteString("<" + a.Name + "Result>")
-			b.Write(inner.Bytes())
 			b.WriteString("</" + a.Name + "Result>")
 		}
 	}

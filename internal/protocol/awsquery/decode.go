@@ -66,16 +66,56 @@ func cut(key string) (head, rest string, ok bool) {
 	return head, rest, !found || rest != ""
 }
 
-// decodeStruct fills the struct v from ps. path is the flattened name of v followed by a dot
-// ("" at the top), for error messages.
-func decodeStruct(v reflect.Value, ps []param, path string) error {
-	fs := fields(v.Type())
+// path is the flattened name of the value being decoded, built only for error messages: a
+// member name, or a list or map index n when name is "".
+type path struct {
+	parent *path
+	name   string
+	n      int
+}
+
+func (p *path) String() string {
+	if p == nil {
+		return ""
+	}
+	s := p.name
+	if s == "" {
+		s = strconv.Itoa(p.n)
+	}
+	if p.parent == nil {
+		return s
+	}
+	return p.parent.String() + "." + s
+}
+
+// decoder decodes parameters into an input struct. It is used for one request.
+type decoder struct {
+	fields map[reflect.Type][]field
+}
+
+func (d *decoder) fieldsOf(t reflect.Type) []field {
+	fs, ok := d.fields[t]
+	if !ok {
+		if d.fields == nil {
+			d.fields = make(map[reflect.Type][]field, 4)
+		}
+		fs = fields(t)
+		d.fields[t] = fs
+	}
+	return fs
+}
+
+// decodeStruct fills the struct v from ps, the parameters under v's name (relative to it).
+// ps belongs to the call: decodeStruct and its callees reorder and rewrite it.
+func (d *decoder) decodeStruct(v reflect.Value, ps []param, at *path) error {
+	fs := d.fieldsOf(v.Type())
 	// Group the parameters by member; an aliased member's group comes first so that the
 	// model's name wins on conflict.
 	type group struct {
-		f    field
-		name string
-		ps   []param
+		f     field
+		name  string
+		start int
+		n     int
 	}
 	groups := make([]group, 0, len(fs)+1)
 	for _, f := range fs {
@@ -84,20 +124,44 @@ func decodeStruct(v reflect.Value, ps []param, path string) error {
 		}
 		groups = append(groups, group{f: f, name: f.name})
 	}
-	for _, p := range ps {
-		head, rest, ok := cut(p.key)
-		if !ok {
-			continue
-		}
-		for i := range groups {
-			if groups[i].name == head {
-				groups[i].ps = append(groups[i].ps, param{key: rest, value: p.value})
+	find := func(key string) (int, string) {
+		head, rest, ok := cut(key)
+		if ok {
+			for i := range groups {
+				if groups[i].name == head {
+					return i, rest
+				}
 			}
+		}
+		return -1, ""
+	}
+	total := 0
+	for _, p := range ps {
+		if i, _ := find(p.key); i >= 0 {
+			groups[i].n++
+			total++
+		}
+	}
+	if total == 0 {
+		return nil
+	}
+	for i, off := 0, 0; i < len(groups); i++ {
+		groups[i].start = off
+		off += groups[i].n
+		groups[i].n = 0
+	}
+	grouped := make([]param, total)
+	for _, p := range ps {
+		if i, rest := find(p.key); i >= 0 {
+			g := &groups[i]
+			grouped[g.start+g.n] = param{key: rest, value: p.value}
+			g.n++
 		}
 	}
 	for _, g := range groups {
-		if len(g.ps) > 0 {
-			if err := decodeValue(v.Field(g.f.index), g.f, g.ps, path+g.name); err != nil {
+		if g.n > 0 {
+			gp := grouped[g.start : g.start+g.n]
+			if err := d.decodeValue(v.Field(g.f.index), g.f, gp, &path{parent: at, name: g.name}); err != nil {
 				return err
 			}
 		}
@@ -106,25 +170,25 @@ func decodeStruct(v reflect.Value, ps []param, path string) error {
 }
 
 // decodeValue fills v, the member f, from ps, the parameters under its name.
-func decodeValue(v reflect.Value, f field, ps []param, path string) error {
+func (d *decoder) decodeValue(v reflect.Value, f field, ps []param, at *path) error {
 	t := v.Type()
 	switch {
 	case t.Kind() == reflect.Map:
-		return decodeMap(v, f, ps, path)
+		return d.decodeMap(v, f, ps, at)
 	case t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Uint8:
-		return decodeList(v, ps, path)
+		return d.decodeList(v, ps, at)
 	case t.Kind() == reflect.Struct:
-		return decodeStruct(v, ps, path+".")
+		return d.decodeStruct(v, ps, at)
 	case t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct:
 		nv := reflect.New(t.Elem())
-		if err := decodeStruct(nv.Elem(), ps, path+"."); err != nil {
+		if err := d.decodeStruct(nv.Elem(), ps, at); err != nil {
 			return err
 		}
 		v.Set(nv)
 		return nil
 	}
 	if s, ok := exact(ps); ok {
-		return setScalar(v, s, path)
+		return setScalar(v, s, at)
 	}
 	return nil
 }
@@ -139,35 +203,40 @@ func exact(ps []param) (string, bool) {
 	return "", false
 }
 
-// entry is the parameters of one list or map entry, Name.N.*.
+// entry is the parameters of one list or map entry, Name.N.*, relative to Name.N.
 type entry struct {
 	n  int
 	ps []param
 }
 
-// entries groups ps ("N", "N.rest") by their index N, ordered by N. Parameters whose next
-// component is not an index from 1 are ignored; gaps are allowed.
+// entries groups ps ("N", "N.rest") by their index N, ordered by N (and otherwise keeping
+// their order), reordering ps in place.
+// Parameters whose first component is not an index from 1 are ignored; gaps are allowed.
 func entries(ps []param) []entry {
-	var es []entry
-	pos := map[int]int{}
+	type indexed struct {
+		n int
+		p param
+	}
+	ips := make([]indexed, 0, len(ps))
 	for _, p := range ps {
 		head, rest, ok := cut(p.key)
 		if !ok {
 			continue
 		}
-		n, ok := parseIndex(head)
-		if !ok {
-			continue
+		if n, ok := parseIndex(head); ok {
+			ips = append(ips, indexed{n: n, p: param{key: rest, value: p.value}})
 		}
-		i, seen := pos[n]
-		if !seen {
-			i = len(es)
-			pos[n] = i
-			es = append(es, entry{n: n})
-		}
-		es[i].ps = append(es[i].ps, param{key: rest, value: p.value})
 	}
-	slices.SortFunc(es, func(a, b entry) int { return a.n - b.n })
+	slices.SortStableFunc(ips, func(a, b indexed) int { return a.n - b.n })
+	var es []entry
+	for i, ip := range ips {
+		ps[i] = ip.p
+		if len(es) == 0 || es[len(es)-1].n != ip.n {
+			es = append(es, entry{n: ip.n, ps: ps[i : i+1]})
+		} else {
+			es[len(es)-1].ps = ps[i-len(es[len(es)-1].ps) : i+1]
+		}
+	}
 	return es
 }
 
@@ -187,15 +256,18 @@ func parseIndex(s string) (int, bool) {
 }
 
 // decodeList fills the slice v from Name.N (scalars) or Name.N.<member> (structs).
-func decodeList(v reflect.Value, ps []param, path string) error {
+func (d *decoder) decodeList(v reflect.Value, ps []param, at *path) error {
 	es := entries(ps)
 	t := v.Type()
-	list := reflect.MakeSlice(t, 0, len(es))
+	elem := t.Elem()
+	isStruct := elem.Kind() == reflect.Struct || (elem.Kind() == reflect.Pointer && elem.Elem().Kind() == reflect.Struct)
+	list := reflect.MakeSlice(t, len(es), len(es))
+	n := 0
 	for _, e := range es {
-		ev := reflect.New(t.Elem()).Elem()
-		ep := path + "." + strconv.Itoa(e.n)
-		if k := t.Elem().Kind(); k == reflect.Struct || (k == reflect.Pointer && t.Elem().Elem().Kind() == reflect.Struct) {
-			if err := decodeValue(ev, field{}, e.ps, ep); err != nil {
+		ev := list.Index(n)
+		ep := &path{parent: at, n: e.n}
+		if isStruct {
+			if err := d.decodeValue(ev, field{}, e.ps, ep); err != nil {
 				return err
 			}
 		} else {
@@ -207,43 +279,50 @@ func decodeList(v reflect.Value, ps []param, path string) error {
 				return err
 			}
 		}
-		list = reflect.Append(list, ev)
+		n++
 	}
-	v.Set(list)
+	v.Set(list.Slice(0, n))
 	return nil
 }
 
 // decodeMap adds to the map v the entries Name.N.<key> and Name.N.<value> (scalar values) or
 // Name.N.<value>.<member> (struct values). An entry without a key is ignored; on a repeated key
 // the highest N wins.
-func decodeMap(v reflect.Value, f field, ps []param, path string) error {
+func (d *decoder) decodeMap(v reflect.Value, f field, ps []param, at *path) error {
 	t := v.Type()
 	if t.Key().Kind() != reflect.String {
-		return fmt.Errorf("awsquery: map member %s has non-string keys", path)
+		return fmt.Errorf("awsquery: map member %s has non-string keys", at)
+	}
+	es := entries(ps)
+	if len(es) == 0 {
+		return nil
 	}
 	if v.IsNil() {
-		v.Set(reflect.MakeMap(t))
+		v.Set(reflect.MakeMapWithSize(t, len(es)))
 	}
-	for _, e := range entries(ps) {
+	ev := reflect.New(t.Elem()).Elem()
+	for _, e := range es {
+		// Move the value's parameters, relative to it, to the front of e.ps.
 		var key string
 		hasKey := false
-		var vps []param
+		nv := 0
 		for _, p := range e.ps {
 			head, rest, ok := cut(p.key)
 			switch {
 			case !ok:
-			case head == f.key && rest == "":
+			case head == f.key && rest == "" && !hasKey:
 				key, hasKey = p.value, true
 			case head == f.value:
-				vps = append(vps, param{key: rest, value: p.value})
+				e.ps[nv] = param{key: rest, value: p.value}
+				nv++
 			}
 		}
 		if !hasKey {
 			continue
 		}
-		ev := reflect.New(t.Elem()).Elem()
-		if len(vps) > 0 {
-			if err := decodeValue(ev, field{}, vps, path+"."+strconv.Itoa(e.n)+"."+f.value); err != nil {
+		ev.SetZero()
+		if nv > 0 {
+			if err := d.decodeValue(ev, field{}, e.ps[:nv], &path{parent: &path{parent: at, n: e.n}, name: f.value}); err != nil {
 				return err
 			}
 		}
@@ -252,12 +331,12 @@ func decodeMap(v reflect.Value, f field, ps []param, path string) error {
 	return nil
 }
 
-// setScalar parses s into v; path names the parameter in error messages.
-func setScalar(v reflect.Value, s, path string) error {
+// setScalar parses s into v; at names the parameter in error messages.
+func setScalar(v reflect.Value, s string, at *path) error {
 	switch v.Kind() {
 	case reflect.Pointer:
 		nv := reflect.New(v.Type().Elem())
-		if err := setScalar(nv.Elem(), s, path); err != nil {
+		if err := setScalar(nv.Elem(), s, at); err != nil {
 			return err
 		}
 		v.Set(nv)
@@ -270,27 +349,27 @@ func setScalar(v reflect.Value, s, path string) error {
 			if errors.Is(err, strconv.ErrRange) {
 				reason = fmt.Sprintf("Must be an integer between %d and %d.", int64(-1)<<(v.Type().Bits()-1), int64(1)<<(v.Type().Bits()-1)-1)
 			}
-			return invalidValue(path, s, reason)
+			return invalidValue(at.String(), s, reason)
 		}
 		v.SetInt(n)
 	case reflect.Bool:
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			return invalidValue(path, s, "Must be true or false.")
+			return invalidValue(at.String(), s, "Must be true or false.")
 		}
 		v.SetBool(b)
 	case reflect.Slice:
 		if v.Type().Elem().Kind() != reflect.Uint8 {
-			return fmt.Errorf("awsquery: cannot decode parameter %s into %s", path, v.Type())
+			return fmt.Errorf("awsquery: cannot decode parameter %s into %s", at, v.Type())
 		}
 		b, err := decodeBase64(s)
 		if err != nil {
 			return &queue.Error{Kind: queue.ErrInvalidParameterValue,
-				Message: fmt.Sprintf("The value of parameter %s is invalid. Reason: Must be base64-encoded binary data.", path)}
+				Message: fmt.Sprintf("The value of parameter %s is invalid. Reason: Must be base64-encoded binary data.", at)}
 		}
 		v.SetBytes(b)
 	default:
-		return fmt.Errorf("awsquery: cannot decode parameter %s into %s", path, v.Type())
+		return fmt.Errorf("awsquery: cannot decode parameter %s into %s", at, v.Type())
 	}
 	return nil
 }

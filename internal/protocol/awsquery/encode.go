@@ -9,59 +9,90 @@ import (
 	"unicode/utf8"
 )
 
+// encoder writes an output as XML. It is used for one response.
+type encoder struct {
+	b      *bytes.Buffer
+	fields map[reflect.Type][]field
+}
+
+func (e *encoder) fieldsOf(t reflect.Type) []field {
+	fs, ok := e.fields[t]
+	if !ok {
+		if e.fields == nil {
+			e.fields = make(map[reflect.Type][]field, 4)
+		}
+		fs = fields(t)
+		e.fields[t] = fs
+	}
+	return fs
+}
+
+func (e *encoder) open(name string) {
+	e.b.WriteByte('<')
+	e.b.WriteString(name)
+	e.b.WriteByte('>')
+}
+
+func (e *encoder) close(name string) {
+	e.b.WriteString("</")
+	e.b.WriteString(name)
+	e.b.WriteByte('>')
+}
+
 // encodeStruct writes the tagged members of the struct v as XML elements. Lists and maps are
 // flattened: one element per item or entry, named by the tag, without a wrapper. Empty strings,
 // nil pointers and empty byte slices are omitted; booleans and numbers are always written.
-func encodeStruct(b *bytes.Buffer, v reflect.Value) {
-	for _, f := range fields(v.Type()) {
-		encodeMember(b, f, v.Field(f.index))
+func (e *encoder) encodeStruct(v reflect.Value) {
+	for _, f := range e.fieldsOf(v.Type()) {
+		e.encodeMember(f, v.Field(f.index))
 	}
 }
 
-func encodeMember(b *bytes.Buffer, f field, v reflect.Value) {
+func (e *encoder) encodeMember(f field, v reflect.Value) {
 	t := v.Type()
 	switch {
 	case t.Kind() == reflect.Map:
-		if t.Key().Kind() != reflect.String {
+		if t.Key().Kind() != reflect.String || v.Len() == 0 {
 			return
 		}
 		keys := make([]string, 0, v.Len())
-		for _, k := range v.MapKeys() {
-			keys = append(keys, k.String())
+		for it := v.MapRange(); it.Next(); {
+			keys = append(keys, it.Key().String())
 		}
 		slices.Sort(keys)
 		for _, k := range keys {
-			b.WriteString("<" + f.name + "><" + f.key + ">")
-			escapeText(b, k)
-			b.WriteString("</" + f.key + ">")
-			encodeElement(b, f.value, v.MapIndex(reflect.ValueOf(k).Convert(t.Key())), false)
-			b.WriteString("</" + f.name + ">")
+			e.open(f.name)
+			e.open(f.key)
+			escapeText(e.b, k)
+			e.close(f.key)
+			e.encodeElement(f.value, v.MapIndex(reflect.ValueOf(k).Convert(t.Key())), false)
+			e.close(f.name)
 		}
 	case t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Uint8:
 		for i := range v.Len() {
-			encodeElement(b, f.name, v.Index(i), false)
+			e.encodeElement(f.name, v.Index(i), false)
 		}
 	default:
-		encodeElement(b, f.name, v, true)
+		e.encodeElement(f.name, v, true)
 	}
 }
 
 // encodeElement writes <name>v</name>: a struct's members or a scalar's text. With omitEmpty,
 // an empty string, nil pointer or empty byte slice writes nothing.
-func encodeElement(b *bytes.Buffer, name string, v reflect.Value, omitEmpty bool) {
+func (e *encoder) encodeElement(name string, v reflect.Value, omitEmpty bool) {
 	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
 		if v.IsNil() {
 			if !omitEmpty {
-				b.WriteString("<" + name + "/>")
+				e.b.WriteString("<" + name + "/>")
 			}
 			return
 		}
 		v = v.Elem()
 	}
 	if v.Kind() == reflect.Struct {
-		b.WriteString("<" + name + ">")
-		encodeStruct(b, v)
-		b.WriteString("</" + name + ">")
+		e.open(name)
+		e.encodeStruct(v)
+		e.close(name)
 		return
 	}
 	var text string
@@ -85,9 +116,9 @@ func encodeElement(b *bytes.Buffer, name string, v reflect.Value, omitEmpty bool
 	if text == "" && omitEmpty && (v.Kind() == reflect.String || v.Kind() == reflect.Slice) {
 		return
 	}
-	b.WriteString("<" + name + ">")
-	escapeText(b, text)
-	b.WriteString("</" + name + ">")
+	e.open(name)
+	escapeText(e.b, text)
+	e.close(name)
 }
 
 // escapeText writes s as XML character data the way SQS does: &, < and > as usual, and also "

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond Go: staticcheck (from the Go module proxy) and Debian's
+# awscli 2.9 (the query-protocol client of the end-to-end test).
+set -euo pipefail
+version=${1:-v0.8.2}
+gobin=$(go env GOPATH)/bin
+if ! "$gobin/staticcheck" -version 2>/dev/null | grep -q "${version#v}"; then
+  echo "installing staticcheck $version"
+  go install "honnef.co/go/tools/cmd/staticcheck@$version"
+fi
+if ! /usr/bin/aws --version 2>/dev/null | grep -q '^aws-cli/2\.9\.'; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing Debian's awscli"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq awscli >/dev/null
+  else
+    echo "the end-to-end test needs Debian's awscli 2.9: sudo apt-get install awscli" >&2
+    exit 1
+  fi
+fi
