@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"sluice/internal/engine"
 )
 
 // Config is the configuration of `sluice serve`.
@@ -95,6 +97,8 @@ func (c *Config) Validate() error {
 		return bad("log-format must be text or json, not %q", c.LogFormat)
 	case c.PurgeInterval.Duration < 0 || c.DeleteCooldown.Duration < 0 || c.ShutdownGrace.Duration < 0:
 		return bad("durations must not be negative")
+	case c.DeleteCooldown.Duration > engine.MaxDeletedCooldown:
+		return bad("delete-cooldown must be at most %v", engine.MaxDeletedCooldown)
 	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":

@@ -79,6 +79,7 @@ func TestInvalid(t *testing.T) {
 		{[]string{"--config", broken}, nil, "broken.toml"},
 		{[]string{"--config", filepath.Join(dir, "missing.toml")}, nil, "missing.toml"},
 		{[]string{"extra"}, nil, "unexpected arguments"},
+		{[]string{"--delete-cooldown", "2h"}, nil, "delete-cooldown must be at most"},
 	} {
 		_, err := load(t, tc.args, tc.env)
 		require.Error(t, err, "%v %v", tc.args, tc.env)

@@ -158,9 +158,13 @@ type QueueCreateParams struct {
 	Tags       map[string]string
 	Now        time.Time
 	// DeletedCooldown: if a queue of this key was deleted less than this long before Now,
-	// return ErrQueueDeletedRecently. Zero disables the check.
+	// return ErrQueueDeletedRecently. Zero disables the check; at most MaxDeletedCooldown.
 	DeletedCooldown time.Duration
 }
+
+// MaxDeletedCooldown is the longest DeletedCooldown engines support: deleted names are
+// remembered this long.
+const MaxDeletedCooldown = time.Hour
 
 // QueueCreateResult is the result of QueueCreate.
 type QueueCreateResult struct {

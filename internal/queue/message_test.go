@@ -10,7 +10,9 @@ import (
 
 func TestMD5OfAttributesVectors(t *testing.T) {
 	t.Parallel()
-	s := func(dt, v string) engine.MessageAttribute { return engine.MessageAttribute{DataType: dt, StringValue: v} }
+	s := func(dt, v string) engine.MessageAttribute {
+		return engine.MessageAttribute{DataType: dt, StringValue: v}
+	}
 	for _, tc := range []struct {
 		attrs map[string]engine.MessageAttribute
 		want  string

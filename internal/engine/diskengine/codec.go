@@ -19,6 +19,10 @@ import (
 //	0x01 <queue id:8>            queue record: JSON (queueRecord), rare and small
 //	0x02 <queue id:8> <seq:8>    message record: immutable, compact binary (appendMessage)
 //	0x03 <queue id:8> <seq:8>    state record: msgindex.State, fixed 45 bytes (appendState)
+//	0x04 <queue id:8>            the queue's next message sequence (8 bytes)
+//	0x05 <account> 0x00 <name>   tombstone of a deleted queue: deletion time, Unix ms (8 bytes)
+//
+// "\x00next-queue-id" holds the next queue id (8 bytes), so that ids are never reused.
 //
 // Messages and their states live under separate prefixes so that Load reads queue and state
 // records only and never a body: start-up cost grows with the number of messages, not with
@@ -29,7 +33,57 @@ const (
 	prefixQueue   byte = 0x01
 	prefixMessage byte = 0x02
 	prefixState   byte = 0x03
+	prefixNextSeq byte = 0x04
+	prefixTomb    byte = 0x05
 )
+
+// nextQueueIDKey is the metadata key of the next queue id.
+var nextQueueIDKey = []byte("\x00next-queue-id")
+
+// nextSeqKey returns the key of a queue's next sequence.
+func nextSeqKey(qid uint64) []byte {
+	k := make([]byte, 9)
+	k[0] = prefixNextSeq
+	binary.BigEndian.PutUint64(k[1:], qid)
+	return k
+}
+
+// tombKey returns the key of a tombstone.
+func tombKey(k engine.QueueKey) []byte {
+	b := make([]byte, 0, 2+len(k.Account)+len(k.Name))
+	b = append(b, prefixTomb)
+	b = append(b, k.Account...)
+	b = append(b, 0)
+	return append(b, k.Name...)
+}
+
+// parseTombKey is the inverse of tombKey.
+func parseTombKey(b []byte) (engine.QueueKey, error) {
+	if len(b) < 2 || b[0] != prefixTomb {
+		return engine.QueueKey{}, corruptf("tombstone key %x", b)
+	}
+	acct, name, ok := bytesCut(b[1:], 0)
+	if !ok {
+		return engine.QueueKey{}, corruptf("tombstone key %x", b)
+	}
+	return engine.QueueKey{Account: string(acct), Name: string(name)}, nil
+}
+
+func bytesCut(b []byte, sep byte) (before, after []byte, ok bool) {
+	for i, c := range b {
+		if c == sep {
+			return b[:i], b[i+1:], true
+		}
+	}
+	return b, nil, false
+}
+
+func uint64Value(v []byte) (uint64, error) {
+	if len(v) != 8 {
+		return 0, corruptf("%d-byte number", len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
 
 // formatKey is the metadata key of the format marker, and formatVersion the only format this
 // code reads and writes.

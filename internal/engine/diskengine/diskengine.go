@@ -16,6 +16,7 @@ package diskengine
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,7 +30,6 @@ import (
 
 	"sluice/internal/engine"
 	"sluice/internal/engine/indexed"
-	"sluice/internal/engine/msgindex"
 )
 
 // SyncMode says when writes reach stable storage.
@@ -114,11 +114,6 @@ type Store struct {
 	// with a panic).
 	closeMu sync.RWMutex
 	closed  bool // guarded by closeMu
-
-	// orderMu serializes the batches that overwrite states or delete messages, from the
-	// existence check of their states to their commit to the WAL (but not their fsync), so that
-	// a late state write never resurrects a message deleted in between.
-	orderMu sync.Mutex
 
 	// unsynced is set by writes not yet fsynced in SyncInterval mode.
 	unsynced atomic.Bool
@@ -228,7 +223,7 @@ func OpenStore(opts Options) (*Store, error) {
 
 // Load implements indexed.Store. It reads queue and state records only, from one snapshot.
 // States are reported whether or not their queue exists: the indexed engine deletes orphans.
-func (s *Store) Load(ctx context.Context, queue func(*engine.Queue), state func(uint64, msgindex.State)) error {
+func (s *Store) Load(ctx context.Context, l *indexed.Loader) error {
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
 	if s.closed {
@@ -237,37 +232,83 @@ func (s *Store) Load(ctx context.Context, queue func(*engine.Queue), state func(
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
 
-	lo, hi := prefixSpan(prefixQueue)
-	err := scan(ctx, snap, lo, hi, func(k, v []byte) error {
-		q, err := decodeQueue(v)
-		if err != nil {
-			return fmt.Errorf("queue key %x: %w", k, err)
-		}
-		if !bytes.Equal(k, queueKey(q.ID)) {
-			return fmt.Errorf("queue key %x: %w", k, corruptf("record of queue id %d", q.ID))
-		}
-		queue(q)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("loading queues: %w", err)
+	loaders := []struct {
+		what   string
+		prefix byte
+		fn     func(k, v []byte) error
+	}{
+		{"queues", prefixQueue, func(k, v []byte) error {
+			q, err := decodeQueue(v)
+			if err != nil {
+				return fmt.Errorf("queue key %x: %w", k, err)
+			}
+			if !bytes.Equal(k, queueKey(q.ID)) {
+				return fmt.Errorf("queue key %x: %w", k, corruptf("record of queue id %d", q.ID))
+			}
+			if l.Queue != nil {
+				l.Queue(q)
+			}
+			return nil
+		}},
+		{"message states", prefixState, func(k, v []byte) error {
+			qid, seq, err := parseMsgKey(k)
+			if err != nil {
+				return err
+			}
+			st, err := decodeState(seq, v)
+			if err != nil {
+				return fmt.Errorf("state of message %d/%d: %w", qid, seq, err)
+			}
+			if l.State != nil {
+				l.State(qid, st)
+			}
+			return nil
+		}},
+		{"sequences", prefixNextSeq, func(k, v []byte) error {
+			next, err := uint64Value(v)
+			if err != nil || len(k) != 9 {
+				return fmt.Errorf("sequence key %x: %w", k, corruptf("bad sequence record"))
+			}
+			if l.NextSeq != nil {
+				l.NextSeq(binary.BigEndian.Uint64(k[1:]), next)
+			}
+			return nil
+		}},
+		{"tombstones", prefixTomb, func(k, v []byte) error {
+			key, err := parseTombKey(k)
+			if err != nil {
+				return err
+			}
+			at, err := uint64Value(v)
+			if err != nil {
+				return fmt.Errorf("tombstone %x: %w", k, err)
+			}
+			if l.Tombstone != nil {
+				l.Tombstone(indexed.Tombstone{Key: key, DeletedAt: time.UnixMilli(int64(at))})
+			}
+			return nil
+		}},
 	}
-
-	lo, hi = prefixSpan(prefixState)
-	err = scan(ctx, snap, lo, hi, func(k, v []byte) error {
-		qid, seq, err := parseMsgKey(k)
-		if err != nil {
-			return err
+	for _, ld := range loaders {
+		lo, hi := prefixSpan(ld.prefix)
+		if err := scan(ctx, snap, lo, hi, ld.fn); err != nil {
+			return fmt.Errorf("loading %s: %w", ld.what, err)
 		}
-		st, err := decodeState(seq, v)
-		if err != nil {
-			return fmt.Errorf("state of message %d/%d: %w", qid, seq, err)
+	}
+	v, closer, err := snap.Get(nextQueueIDKey)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("loading next queue id: %w", err)
+	default:
+		next, derr := uint64Value(v)
+		closer.Close()
+		if derr != nil {
+			return fmt.Errorf("loading next queue id: %w", derr)
 		}
-		state(qid, st)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("loading message states: %w", err)
+		if l.NextQueueID != nil {
+			l.NextQueueID(next)
+		}
 	}
 	return nil
 }
@@ -303,24 +344,60 @@ func scan(ctx context.Context, snap *pebble.Snapshot, lo, hi []byte, fn func(k, 
 }
 
 // Apply implements indexed.Store. The batch is written as one Pebble batch, in the order of
-// the memory engine: queues, deleted queues, new messages, states, deleted messages, purges. A
-// state is written only if its message exists (in the store or in the batch), so that a state
-// change racing with a deletion never brings back a deleted message.
-func (s *Store) Apply(ctx context.Context, b *indexed.Batch) error {
+// the memory engine: queues, deleted queues, new messages, states, deleted messages, purges,
+// then the bookkeeping records. Pebble applies batches in the order they enter its commit
+// pipeline, which is the order of the Apply calls.
+func (s *Store) Apply(ctx context.Context, b *indexed.Batch) (func() error, error) {
 	if b.Empty() {
-		return nil
+		return noWait, nil
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	s.closeMu.RLock()
-	defer s.closeMu.RUnlock()
 	if s.closed {
-		return engine.ErrClosed
+		s.closeMu.RUnlock()
+		return nil, engine.ErrClosed
 	}
-
 	pb := s.db.NewBatch()
+	if err := s.build(pb, b); err != nil {
+		pb.Close()
+		s.closeMu.RUnlock()
+		return nil, err
+	}
+	if b.Sync && s.mode == SyncAlways {
+		// Commit without waiting for the fsync: the caller waits for it after releasing its
+		// locks, so that concurrent batches join one fsync (Pebble's group commit). closeMu
+		// stays held until then.
+		if err := s.db.ApplyNoSyncWait(pb, pebble.Sync); err != nil {
+			pb.Close()
+			s.closeMu.RUnlock()
+			return nil, fmt.Errorf("writing batch: %w", err)
+		}
+		return func() error {
+			defer s.closeMu.RUnlock()
+			defer pb.Close()
+			if err := pb.SyncWait(); err != nil {
+				return fmt.Errorf("syncing batch: %w", err)
+			}
+			return nil
+		}, nil
+	}
+	defer s.closeMu.RUnlock()
 	defer pb.Close()
+	if err := pb.Commit(pebble.NoSync); err != nil {
+		return nil, fmt.Errorf("writing batch: %w", err)
+	}
+	if s.mode == SyncInterval {
+		s.unsynced.Store(true)
+	}
+	return noWait, nil
+}
+
+func noWait() error { return nil }
+
+// build adds b's writes to pb.
+func (s *Store) build(pb *pebble.Batch, b *indexed.Batch) error {
 	// Errors of Pebble's batch methods are only possible for misuse (e.g. a closed batch), so
 	// the first one is kept and reported at the end.
 	var berr error
@@ -339,6 +416,7 @@ func (s *Store) Apply(ctx context.Context, b *indexed.Batch) error {
 	}
 	for _, qid := range b.DeletedQueues {
 		keep(pb.Delete(queueKey(qid), nil))
+		keep(pb.Delete(nextSeqKey(qid), nil))
 		for _, p := range [...]byte{prefixMessage, prefixState} {
 			lo, hi := queueSpan(p, qid)
 			keep(pb.DeleteRange(lo, hi, nil))
@@ -351,33 +429,12 @@ func (s *Store) Apply(ctx context.Context, b *indexed.Batch) error {
 		buf = appendState(buf[:0], &m.State)
 		keep(pb.Set(msgKey(prefixState, m.QueueID, m.State.Seq), buf, nil))
 	}
-
-	// From here the batch may delete messages or overwrite states: serialize it with the others
-	// that do, from the existence check to the commit.
-	ordered := len(b.States)+len(b.Deleted)+len(b.Purges)+len(b.DeletedQueues) > 0
-	if ordered {
-		s.orderMu.Lock()
-	}
-	unlock := func() {
-		if ordered {
-			ordered = false
-			s.orderMu.Unlock()
-		}
-	}
-	defer unlock()
-
+	// Batches reach the store in the order the engine's index made them (Apply's contract), so
+	// a state is never written after its message's deletion.
 	for i := range b.States {
 		st := &b.States[i]
-		key := msgKey(prefixState, st.QueueID, st.State.Seq)
-		ok, err := s.stateExists(b, st.QueueID, st.State.Seq, key)
-		if err != nil {
-			return fmt.Errorf("checking message %d/%d: %w", st.QueueID, st.State.Seq, err)
-		}
-		if !ok {
-			continue // deleted meanwhile: do not resurrect it
-		}
 		buf = appendState(buf[:0], &st.State)
-		keep(pb.Set(key, buf, nil))
+		keep(pb.Set(msgKey(prefixState, st.QueueID, st.State.Seq), buf, nil))
 	}
 	for _, d := range b.Deleted {
 		keep(pb.Delete(msgKey(prefixMessage, d.QueueID, d.Seq), nil))
@@ -392,55 +449,22 @@ func (s *Store) Apply(ctx context.Context, b *indexed.Batch) error {
 			keep(pb.DeleteRange(lo, msgKey(prefix, p.QueueID, p.Seq), nil))
 		}
 	}
+	for _, n := range b.NextSeqs {
+		keep(pb.Set(nextSeqKey(n.QueueID), binary.BigEndian.AppendUint64(nil, n.Seq), nil))
+	}
+	if b.NextQueueID != 0 {
+		keep(pb.Set(nextQueueIDKey, binary.BigEndian.AppendUint64(nil, b.NextQueueID), nil))
+	}
+	for _, k := range b.ClearedTombstones {
+		keep(pb.Delete(tombKey(k), nil))
+	}
+	for _, t := range b.Tombstones {
+		keep(pb.Set(tombKey(t.Key), binary.BigEndian.AppendUint64(nil, uint64(t.DeletedAt.UnixMilli())), nil))
+	}
 	if berr != nil {
 		return fmt.Errorf("building batch: %w", berr)
 	}
-	if pb.Empty() {
-		return nil // only states of messages that are gone
-	}
-
-	if b.Sync && s.mode == SyncAlways {
-		// Commit without waiting for the fsync, so that orderMu is not held across it and
-		// concurrent batches join the same fsync; then wait for it.
-		if err := s.db.ApplyNoSyncWait(pb, pebble.Sync); err != nil {
-			return fmt.Errorf("writing batch: %w", err)
-		}
-		unlock()
-		if err := pb.SyncWait(); err != nil {
-			return fmt.Errorf("syncing batch: %w", err)
-		}
-		return nil
-	}
-	if err := pb.Commit(pebble.NoSync); err != nil {
-		return fmt.Errorf("writing batch: %w", err)
-	}
-	if s.mode == SyncInterval {
-		s.unsynced.Store(true)
-	}
 	return nil
-}
-
-// stateExists reports whether message qid/seq exists as of the batch b: stored and not deleted
-// by b's DeletedQueues, or new in b. Called with orderMu held.
-func (s *Store) stateExists(b *indexed.Batch, qid, seq uint64, key []byte) (bool, error) {
-	for _, m := range b.Messages {
-		if m.QueueID == qid && m.State.Seq == seq {
-			return true, nil
-		}
-	}
-	for _, d := range b.DeletedQueues {
-		if d == qid {
-			return false, nil
-		}
-	}
-	_, closer, err := s.db.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return true, closer.Close()
 }
 
 // Message implements indexed.Store.

@@ -306,58 +306,23 @@ func TestPurgeAndDeleteRemoveData(t *testing.T) {
 	}
 }
 
-// TestStateNeverResurrects checks that a state write racing with (and losing to) a deletion,
-// purge or queue deletion does not bring the message back.
-func TestStateNeverResurrects(t *testing.T) {
-	t.Parallel()
-	ctx := t.Context()
-	s := openStore(t, Options{Dir: t.TempDir()})
-	q := &engine.Queue{ID: 1, Key: engine.QueueKey{Account: account, Name: "q"}}
-	b := &indexed.Batch{Sync: true, Queues: []*engine.Queue{q}}
-	for seq := uint64(1); seq <= 3; seq++ {
-		b.Messages = append(b.Messages, indexed.NewMessage{QueueID: 1, Message: &engine.Message{Body: "x"}, State: msgindex.State{Seq: seq}})
-	}
-	b.Messages = append(b.Messages, indexed.NewMessage{QueueID: 2, Message: &engine.Message{Body: "y"}, State: msgindex.State{Seq: 1}})
-	if err := s.Apply(ctx, b); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Apply(ctx, &indexed.Batch{Deleted: []indexed.MessageRef{{QueueID: 1, Seq: 1}},
-		Purges: []indexed.MessageRef{{QueueID: 1, Seq: 3}}, DeletedQueues: []uint64{2}}); err != nil {
-		t.Fatal(err)
-	}
-	late := &indexed.Batch{Sync: true}
-	for _, ref := range []indexed.MessageRef{{QueueID: 1, Seq: 1}, {QueueID: 1, Seq: 2}, {QueueID: 1, Seq: 3}, {QueueID: 2, Seq: 1}} {
-		late.States = append(late.States, indexed.QueueState{QueueID: ref.QueueID, State: msgindex.State{Seq: ref.Seq, ReceiveCount: 1}})
-	}
-	if err := s.Apply(ctx, late); err != nil {
-		t.Fatal(err)
-	}
-	var states []msgindex.State
-	if err := s.Load(ctx, func(*engine.Queue) {}, func(_ uint64, st msgindex.State) { states = append(states, st) }); err != nil {
-		t.Fatal(err)
-	}
-	if len(states) != 1 || states[0].Seq != 3 || states[0].ReceiveCount != 1 {
-		t.Fatalf("states after late writes = %+v, want only seq 3, received once", states)
-	}
-}
-
 // TestLoadReportsOrphans checks that states of a queue without a record reach Load's callback,
 // and that the engine removes them when it opens.
 func TestLoadReportsOrphans(t *testing.T) {
 	t.Parallel()
 	opts := Options{Dir: t.TempDir()}
 	s := openStore(t, opts)
-	if err := s.Apply(t.Context(), &indexed.Batch{Sync: true, Messages: []indexed.NewMessage{
+	if err := apply(t.Context(), s, &indexed.Batch{Sync: true, Messages: []indexed.NewMessage{
 		{QueueID: 9, Message: &engine.Message{Body: "orphan"}, State: msgindex.State{Seq: 4}},
 	}}); err != nil {
 		t.Fatal(err)
 	}
 	var queues, orphans int
-	if err := s.Load(t.Context(), func(*engine.Queue) { queues++ }, func(qid uint64, st msgindex.State) {
+	if err := s.Load(t.Context(), &indexed.Loader{Queue: func(*engine.Queue) { queues++ }, State: func(qid uint64, st msgindex.State) {
 		if qid == 9 && st.Seq == 4 {
 			orphans++
 		}
-	}); err != nil {
+	}}); err != nil {
 		t.Fatal(err)
 	}
 	if queues != 0 || orphans != 1 {
@@ -388,7 +353,7 @@ func TestMessageNotFoundAndCorrupt(t *testing.T) {
 	if err := s.db.Set(msgKey(prefixState, 1, 1), []byte{stateVersion, 1}, pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
-	err := s.Load(t.Context(), func(*engine.Queue) {}, func(uint64, msgindex.State) {})
+	err := s.Load(t.Context(), &indexed.Loader{})
 	if !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("Load with corrupt state: err = %v, want ErrCorrupt", err)
 	}
@@ -402,10 +367,10 @@ func TestClosed(t *testing.T) {
 	if _, err := s.Message(t.Context(), 1, 1); !errors.Is(err, engine.ErrClosed) {
 		t.Errorf("Message after Close: %v", err)
 	}
-	if err := s.Apply(t.Context(), &indexed.Batch{DeletedQueues: []uint64{1}}); !errors.Is(err, engine.ErrClosed) {
+	if _, err := s.Apply(t.Context(), &indexed.Batch{DeletedQueues: []uint64{1}}); !errors.Is(err, engine.ErrClosed) {
 		t.Errorf("Apply after Close: %v", err)
 	}
-	if err := s.Load(t.Context(), func(*engine.Queue) {}, func(uint64, msgindex.State) {}); !errors.Is(err, engine.ErrClosed) {
+	if err := s.Load(t.Context(), &indexed.Loader{}); !errors.Is(err, engine.ErrClosed) {
 		t.Errorf("Load after Close: %v", err)
 	}
 }
@@ -644,7 +609,7 @@ func TestApplyContextCanceled(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	s := openStore(t, Options{Dir: t.TempDir()})
 	cancel()
-	if err := s.Apply(ctx, &indexed.Batch{DeletedQueues: []uint64{1}}); !errors.Is(err, context.Canceled) {
+	if _, err := s.Apply(ctx, &indexed.Batch{DeletedQueues: []uint64{1}}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Apply with a canceled context: %v", err)
 	}
 }
@@ -674,4 +639,79 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// apply writes a batch and waits for it to be durable.
+func apply(ctx context.Context, s *Store, b *indexed.Batch) error {
+	wait, err := s.Apply(ctx, b)
+	if err != nil {
+		return err
+	}
+	return wait()
+}
+
+// TestReopenBookkeeping checks the records that keep ids and names from being reused across a
+// restart: the next queue id, each queue's next sequence, and deleted-queue tombstones.
+func TestReopenBookkeeping(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	dir := t.TempDir()
+	e, err := Open(ctx, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(e engine.Engine, name string, now time.Time) (*engine.Queue, error) {
+		res, err := e.QueueCreate(ctx, &engine.QueueCreateParams{Key: engine.QueueKey{Account: account, Name: name}, Now: now, DeletedCooldown: time.Minute})
+		if err != nil {
+			return nil, err
+		}
+		return res.Queue, nil
+	}
+	a, err := mk(e, "a", at(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := mk(e, "b", at(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, e, a.ID, at(0), &engine.Message{ID: "one", Body: "one"})
+	r := receive(t, e, a.ID, at(0), at(time.Hour), 1)
+	if len(r) != 1 {
+		t.Fatalf("received %d", len(r))
+	}
+	errs, err := e.MessageDelete(ctx, &engine.MessageDeleteParams{QueueID: a.ID, Now: at(0), Receipts: []engine.Receipt{r[0].Receipt}})
+	if err != nil || errs[0] != nil {
+		t.Fatal(err, errs)
+	}
+	if err := e.QueueDelete(ctx, &engine.QueueDeleteParams{Key: b.Key, Now: at(0)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	e, err = Open(ctx, Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, err := mk(e, "b", at(time.Second)); !errors.Is(err, engine.ErrQueueDeletedRecently) {
+		t.Fatalf("recreate within the cooldown after a restart: %v", err)
+	}
+	c, err := mk(e, "c", at(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ID == b.ID || c.ID == a.ID {
+		t.Fatalf("queue id %d reused after a restart", c.ID)
+	}
+	send(t, e, a.ID, at(time.Second), &engine.Message{ID: "two", Body: "two"})
+	errs, err = e.MessageDelete(ctx, &engine.MessageDeleteParams{QueueID: a.ID, Now: at(time.Second), Receipts: []engine.Receipt{r[0].Receipt}})
+	if err != nil || !errors.Is(errs[0], engine.ErrMessageNotFound) {
+		t.Fatalf("receipt of a message deleted before the restart: %v %v (sequence reused?)", err, errs)
+	}
+	if _, err := mk(e, "b", at(time.Minute+time.Second)); err != nil {
+		t.Fatalf("recreate after the cooldown: %v", err)
+	}
 }

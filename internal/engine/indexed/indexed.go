@@ -13,19 +13,28 @@ import (
 	"sluice/internal/engine/msgindex"
 )
 
+// tombstoneTTL is how long a deleted queue's name is remembered; engine.MaxDeletedCooldown.
+const tombstoneTTL = engine.MaxDeletedCooldown
+
 // Engine is an engine.Engine over a Store.
 //
-// Lock order: Engine.mu before queueState.mu. Neither is held across Store.Apply except by the
-// rare queue-level operations (create, update, delete), which hold Engine.mu.
+// Lock order: opMu, then Engine.mu, then queueState.mu. Batches that change a queue's messages
+// are handed to Store.Apply while queueState.mu is held, so the store sees them in the order
+// the index made them; their fsync is awaited after the lock is released. Queue-level
+// operations (create, update, delete) hold Engine.mu across their whole write.
 type Engine struct {
 	store Store
+
+	// opMu is held shared by every operation and exclusively by Close, so the store is never
+	// closed under a running operation.
+	opMu   sync.RWMutex
+	closed bool // guarded by opMu
 
 	mu         sync.RWMutex
 	byKey      map[engine.QueueKey]*queueState // guarded by mu
 	byID       map[uint64]*queueState          // guarded by mu
 	tombstones map[engine.QueueKey]time.Time   // guarded by mu
 	nextQID    uint64                          // guarded by mu
-	closed     bool                            // guarded by mu
 }
 
 type queueState struct {
@@ -52,44 +61,75 @@ func New(ctx context.Context, store Store) (*Engine, error) {
 		nextQID:    1,
 	}
 	var orphans []MessageRef
-	err := store.Load(ctx, func(q *engine.Queue) {
-		qs := &queueState{id: q.ID, meta: q, idx: msgindex.New(), nextSeq: 1}
-		e.byKey[q.Key] = qs
-		e.byID[q.ID] = qs
-		if q.ID >= e.nextQID {
-			e.nextQID = q.ID + 1
-		}
-	}, func(qid uint64, st msgindex.State) {
-		qs := e.byID[qid]
-		if qs == nil {
-			orphans = append(orphans, MessageRef{QueueID: qid, Seq: st.Seq})
-			return
-		}
-		qs.idx.Add(&msgindex.Entry{State: st})
-		if st.Seq >= qs.nextSeq {
-			qs.nextSeq = st.Seq + 1
-		}
+	nextSeqs := map[uint64]uint64{}
+	var tombs []Tombstone
+	err := store.Load(ctx, &Loader{
+		Queue: func(q *engine.Queue) {
+			qs := &queueState{id: q.ID, meta: q, idx: msgindex.New(), nextSeq: 1}
+			e.byKey[q.Key] = qs
+			e.byID[q.ID] = qs
+			e.nextQID = max(e.nextQID, q.ID+1)
+		},
+		State: func(qid uint64, st msgindex.State) {
+			qs := e.byID[qid]
+			if qs == nil {
+				orphans = append(orphans, MessageRef{QueueID: qid, Seq: st.Seq})
+				return
+			}
+			qs.idx.Add(&msgindex.Entry{State: st})
+			qs.nextSeq = max(qs.nextSeq, st.Seq+1)
+		},
+		NextSeq:     func(qid, next uint64) { nextSeqs[qid] = next },
+		NextQueueID: func(next uint64) { e.nextQID = max(e.nextQID, next) },
+		Tombstone:   func(t Tombstone) { tombs = append(tombs, t) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("loading store: %w", err)
 	}
+	for qid, next := range nextSeqs {
+		if qs := e.byID[qid]; qs != nil {
+			qs.nextSeq = max(qs.nextSeq, next)
+		}
+	}
+	for _, t := range tombs {
+		e.tombstones[t.Key] = t.DeletedAt
+	}
 	if len(orphans) > 0 {
-		if err := store.Apply(ctx, &Batch{Deleted: orphans}); err != nil {
+		if err := e.apply(ctx, &Batch{Deleted: orphans}); err != nil {
 			return nil, fmt.Errorf("removing messages of deleted queues: %w", err)
 		}
 	}
 	return e, nil
 }
 
-// Close closes the store.
+// apply writes a batch and waits for it; for callers that hold no per-queue lock.
+func (e *Engine) apply(ctx context.Context, b *Batch) error {
+	wait, err := e.store.Apply(ctx, b)
+	if err != nil {
+		return err
+	}
+	return wait()
+}
+
+// Close waits for running operations and closes the store.
 func (e *Engine) Close() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	e.opMu.Lock()
+	defer e.opMu.Unlock()
 	if e.closed {
 		return nil
 	}
 	e.closed = true
 	return e.store.Close()
+}
+
+// begin starts an operation; the caller must call the returned function when done.
+func (e *Engine) begin() (func(), error) {
+	e.opMu.RLock()
+	if e.closed {
+		e.opMu.RUnlock()
+		return nil, engine.ErrClosed
+	}
+	return e.opMu.RUnlock, nil
 }
 
 func ms(t time.Time) int64 {
@@ -109,9 +149,6 @@ func fromMS(v int64) time.Time {
 func (e *Engine) queueByID(id uint64) (*queueState, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	if e.closed {
-		return nil, engine.ErrClosed
-	}
 	qs := e.byID[id]
 	if qs == nil {
 		return nil, fmt.Errorf("queue id %d: %w", id, engine.ErrQueueNotFound)
@@ -122,9 +159,6 @@ func (e *Engine) queueByID(id uint64) (*queueState, error) {
 func (e *Engine) queueByKey(k engine.QueueKey) (*queueState, error) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	if e.closed {
-		return nil, engine.ErrClosed
-	}
 	qs := e.byKey[k]
 	if qs == nil {
 		return nil, fmt.Errorf("queue %s/%s: %w", k.Account, k.Name, engine.ErrQueueNotFound)
@@ -134,18 +168,21 @@ func (e *Engine) queueByKey(k engine.QueueKey) (*queueState, error) {
 
 // QueueCreate implements engine.Engine.
 func (e *Engine) QueueCreate(ctx context.Context, p *engine.QueueCreateParams) (*engine.QueueCreateResult, error) {
+	done, err := e.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
-		return nil, engine.ErrClosed
-	}
 	if qs := e.byKey[p.Key]; qs != nil {
 		qs.mu.Lock()
 		meta := qs.meta
 		qs.mu.Unlock()
 		return &engine.QueueCreateResult{Queue: meta}, nil
 	}
-	if at, ok := e.tombstones[p.Key]; ok && p.DeletedCooldown > 0 && p.Now.Sub(at) < p.DeletedCooldown {
+	at, tomb := e.tombstones[p.Key]
+	if tomb && p.DeletedCooldown > 0 && p.Now.Sub(at) < p.DeletedCooldown {
 		return nil, fmt.Errorf("queue %s: %w", p.Key.Name, engine.ErrQueueDeletedRecently)
 	}
 	q := &engine.Queue{
@@ -156,7 +193,11 @@ func (e *Engine) QueueCreate(ctx context.Context, p *engine.QueueCreateParams) (
 		CreatedAt:  p.Now,
 		ModifiedAt: p.Now,
 	}
-	if err := e.store.Apply(ctx, &Batch{Sync: true, Queues: []*engine.Queue{q}}); err != nil {
+	b := &Batch{Sync: true, Queues: []*engine.Queue{q}, NextQueueID: q.ID + 1}
+	if tomb {
+		b.ClearedTombstones = []engine.QueueKey{p.Key}
+	}
+	if err := e.apply(ctx, b); err != nil {
 		return nil, fmt.Errorf("storing queue: %w", err)
 	}
 	e.nextQID++
@@ -177,30 +218,54 @@ func cloneMap(m map[string]string) map[string]string {
 
 // QueueDelete implements engine.Engine.
 func (e *Engine) QueueDelete(ctx context.Context, p *engine.QueueDeleteParams) error {
+	done, err := e.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
-		return engine.ErrClosed
-	}
 	qs := e.byKey[p.Key]
 	if qs == nil {
 		return fmt.Errorf("queue %s: %w", p.Key.Name, engine.ErrQueueNotFound)
 	}
-	if err := e.store.Apply(ctx, &Batch{Sync: true, DeletedQueues: []uint64{qs.id}}); err != nil {
+	b := &Batch{Sync: true, DeletedQueues: []uint64{qs.id}, Tombstones: []Tombstone{{Key: p.Key, DeletedAt: p.Now}}}
+	for k, at := range e.tombstones {
+		if p.Now.Sub(at) > tombstoneTTL {
+			b.ClearedTombstones = append(b.ClearedTombstones, k)
+		}
+	}
+	// Hold the queue's lock while the deletion is applied, so that no message batch of this
+	// queue is applied after it.
+	qs.mu.Lock()
+	wait, err := e.store.Apply(ctx, b)
+	if err == nil {
+		qs.deleted = true
+		qs.idx = msgindex.New()
+	}
+	qs.mu.Unlock()
+	if err == nil {
+		err = wait()
+	}
+	if err != nil {
 		return fmt.Errorf("deleting queue: %w", err)
 	}
-	qs.mu.Lock()
-	qs.deleted = true
-	qs.idx = msgindex.New()
-	qs.mu.Unlock()
 	delete(e.byKey, p.Key)
 	delete(e.byID, qs.id)
+	for _, k := range b.ClearedTombstones {
+		delete(e.tombstones, k)
+	}
 	e.tombstones[p.Key] = p.Now
 	return nil
 }
 
 // QueueGet implements engine.Engine. The returned queue must not be modified.
 func (e *Engine) QueueGet(_ context.Context, p *engine.QueueGetParams) (*engine.Queue, error) {
+	done, err := e.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	qs, err := e.queueByKey(p.Key)
 	if err != nil {
 		return nil, err
@@ -212,11 +277,13 @@ func (e *Engine) QueueGet(_ context.Context, p *engine.QueueGetParams) (*engine.
 
 // QueueList implements engine.Engine.
 func (e *Engine) QueueList(_ context.Context, p *engine.QueueListParams) ([]*engine.Queue, error) {
+	done, err := e.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	if e.closed {
-		return nil, engine.ErrClosed
-	}
 	var out []*engine.Queue
 	for k, qs := range e.byKey {
 		if k.Account == p.Account && strings.HasPrefix(k.Name, p.Prefix) {
@@ -231,11 +298,13 @@ func (e *Engine) QueueList(_ context.Context, p *engine.QueueListParams) ([]*eng
 
 // QueueUpdate implements engine.Engine.
 func (e *Engine) QueueUpdate(ctx context.Context, p *engine.QueueUpdateParams) (*engine.Queue, error) {
+	done, err := e.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.closed {
-		return nil, engine.ErrClosed
-	}
 	qs := e.byKey[p.Key]
 	if qs == nil {
 		return nil, fmt.Errorf("queue %s: %w", p.Key.Name, engine.ErrQueueNotFound)
@@ -249,11 +318,18 @@ func (e *Engine) QueueUpdate(ctx context.Context, p *engine.QueueUpdateParams) (
 	if q.Tags == nil {
 		q.Tags = map[string]string{}
 	}
+	changed := false
 	for _, k := range p.RemoveAttributes {
-		delete(q.Attributes, k)
+		if _, ok := q.Attributes[k]; ok {
+			delete(q.Attributes, k)
+			changed = true
+		}
 	}
 	for k, v := range p.SetAttributes {
-		q.Attributes[k] = v
+		if old, ok := q.Attributes[k]; !ok || old != v {
+			q.Attributes[k] = v
+			changed = true
+		}
 	}
 	for _, k := range p.RemoveTags {
 		delete(q.Tags, k)
@@ -261,10 +337,10 @@ func (e *Engine) QueueUpdate(ctx context.Context, p *engine.QueueUpdateParams) (
 	for k, v := range p.SetTags {
 		q.Tags[k] = v
 	}
-	if len(p.SetAttributes)+len(p.RemoveAttributes) > 0 {
+	if changed {
 		q.ModifiedAt = p.Now
 	}
-	if err := e.store.Apply(ctx, &Batch{Sync: true, Queues: []*engine.Queue{q}}); err != nil {
+	if err := e.apply(ctx, &Batch{Sync: true, Queues: []*engine.Queue{q}}); err != nil {
 		return nil, fmt.Errorf("storing queue: %w", err)
 	}
 	qs.mu.Lock()
@@ -275,21 +351,35 @@ func (e *Engine) QueueUpdate(ctx context.Context, p *engine.QueueUpdateParams) (
 
 // QueuePurge implements engine.Engine.
 func (e *Engine) QueuePurge(ctx context.Context, p *engine.QueuePurgeParams) error {
+	done, err := e.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
 	qs, err := e.queueByKey(p.Key)
 	if err != nil {
 		return err
 	}
 	qs.mu.Lock()
+	if qs.deleted {
+		qs.mu.Unlock()
+		return fmt.Errorf("queue %s: %w", p.Key.Name, engine.ErrQueueNotFound)
+	}
 	if !qs.lastPurge.IsZero() && p.MinInterval > 0 && p.Now.Sub(qs.lastPurge) < p.MinInterval {
 		qs.mu.Unlock()
 		return fmt.Errorf("queue %s: %w", p.Key.Name, engine.ErrPurgeInProgress)
 	}
-	qs.lastPurge = p.Now
-	qs.idx.RemoveAll()
-	qs.purgedBelow = qs.nextSeq
-	below := qs.nextSeq
+	wait, err := e.store.Apply(ctx, &Batch{Sync: true, Purges: []MessageRef{{QueueID: qs.id, Seq: qs.nextSeq}}})
+	if err == nil {
+		qs.lastPurge = p.Now
+		qs.idx.RemoveAll()
+		qs.purgedBelow = qs.nextSeq
+	}
 	qs.mu.Unlock()
-	if err := e.store.Apply(ctx, &Batch{Sync: true, Purges: []MessageRef{{QueueID: qs.id, Seq: below}}}); err != nil {
+	if err == nil {
+		err = wait()
+	}
+	if err != nil {
 		return fmt.Errorf("purging: %w", err)
 	}
 	return nil
@@ -307,19 +397,27 @@ func (qs *queueState) expireLocked(cutoff time.Time, b *Batch) {
 
 // QueueStats implements engine.Engine.
 func (e *Engine) QueueStats(ctx context.Context, p *engine.QueueStatsParams) (*engine.QueueStats, error) {
+	done, err := e.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	qs, err := e.queueByKey(p.Key)
 	if err != nil {
 		return nil, err
 	}
+	// Expiry need not be durable (it is redone after a restart), so the batch is not synced.
 	var b Batch
 	qs.mu.Lock()
+	defer qs.mu.Unlock()
+	if qs.deleted {
+		return nil, fmt.Errorf("queue %s: %w", p.Key.Name, engine.ErrQueueNotFound)
+	}
 	qs.expireLocked(p.RetentionCutoff, &b)
 	qs.idx.Promote(ms(p.Now))
 	r, f, d := qs.idx.Counts()
-	qs.mu.Unlock()
 	if !b.Empty() {
-		// Expiry need not be durable: it is redone after a restart.
-		if err := e.store.Apply(ctx, &b); err != nil {
+		if _, err := e.store.Apply(ctx, &b); err != nil {
 			return nil, fmt.Errorf("expiring messages: %w", err)
 		}
 	}
@@ -328,15 +426,22 @@ func (e *Engine) QueueStats(ctx context.Context, p *engine.QueueStatsParams) (*e
 
 // MessageSend implements engine.Engine.
 func (e *Engine) MessageSend(ctx context.Context, p *engine.MessageSendParams) (*engine.MessageSendResult, error) {
+	done, err := e.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	qs, err := e.queueByID(p.QueueID)
 	if err != nil {
 		return nil, err
 	}
 	b := &Batch{Sync: true, Messages: make([]NewMessage, len(p.Entries))}
 	qs.mu.Lock()
+	if qs.deleted {
+		qs.mu.Unlock()
+		return nil, fmt.Errorf("queue id %d: %w", p.QueueID, engine.ErrQueueNotFound)
+	}
 	first := qs.nextSeq
-	qs.nextSeq += uint64(len(p.Entries))
-	qs.mu.Unlock()
 	for i, ent := range p.Entries {
 		st := msgindex.State{Seq: first + uint64(i), SentAt: ms(ent.Message.SentAt)}
 		if ent.VisibleAt.After(ent.Message.SentAt) {
@@ -344,9 +449,20 @@ func (e *Engine) MessageSend(ctx context.Context, p *engine.MessageSendParams) (
 		}
 		b.Messages[i] = NewMessage{QueueID: qs.id, Message: ent.Message, State: st}
 	}
-	if err := e.store.Apply(ctx, b); err != nil {
+	b.NextSeqs = []MessageRef{{QueueID: qs.id, Seq: first + uint64(len(p.Entries))}}
+	wait, err := e.store.Apply(ctx, b)
+	if err == nil {
+		qs.nextSeq += uint64(len(p.Entries))
+	}
+	qs.mu.Unlock()
+	if err == nil {
+		err = wait()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("storing messages: %w", err)
 	}
+	// Only now, durable, do the messages become receivable. A purge or queue deletion applied
+	// meanwhile has already deleted them from the store.
 	qs.mu.Lock()
 	defer qs.mu.Unlock()
 	if qs.deleted {
@@ -362,6 +478,11 @@ func (e *Engine) MessageSend(ctx context.Context, p *engine.MessageSendParams) (
 
 // MessageReceive implements engine.Engine.
 func (e *Engine) MessageReceive(ctx context.Context, p *engine.MessageReceiveParams) (*engine.MessageReceiveResult, error) {
+	done, err := e.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	qs, err := e.queueByID(p.QueueID)
 	if err != nil {
 		return nil, err
@@ -370,6 +491,10 @@ func (e *Engine) MessageReceive(ctx context.Context, p *engine.MessageReceivePar
 	b := &Batch{Sync: true}
 	res := &engine.MessageReceiveResult{}
 	qs.mu.Lock()
+	if qs.deleted {
+		qs.mu.Unlock()
+		return nil, fmt.Errorf("queue id %d: %w", p.QueueID, engine.ErrQueueNotFound)
+	}
 	qs.expireLocked(p.RetentionCutoff, b)
 	qs.idx.Promote(now)
 	_, inFlight, _ := qs.idx.Counts()
@@ -377,23 +502,37 @@ func (e *Engine) MessageReceive(ctx context.Context, p *engine.MessageReceivePar
 		qs.mu.Unlock()
 		return nil, fmt.Errorf("queue id %d: %w", p.QueueID, engine.ErrInFlightLimit)
 	}
-	var taken []*msgindex.Entry
+	var taken []msgindex.State
 	for len(taken) < p.Max {
 		ent := qs.idx.PeekReady()
 		if ent == nil {
 			break
 		}
 		qs.idx.Receive(ent, now, vis, newToken())
-		taken = append(taken, ent)
+		taken = append(taken, ent.State)
 		b.States = append(b.States, QueueState{QueueID: qs.id, State: ent.State})
 	}
 	if len(taken) == 0 {
 		res.NextVisibleAt = fromMS(qs.idx.NextVisibleAt())
 	}
+	wait := func() error { return nil }
+	if !b.Empty() {
+		wait, err = e.store.Apply(ctx, b)
+		if err != nil {
+			// Nobody holds these receipts: make the messages visible again.
+			for _, st := range taken {
+				if cur := qs.idx.Get(st.Seq); cur != nil && cur.Token == st.Token {
+					qs.idx.SetVisibleAt(cur, now)
+				}
+			}
+		}
+	}
 	qs.mu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("storing receive: %w", err)
+	}
 
-	for i := range b.States {
-		st := b.States[i].State
+	for _, st := range taken {
 		m, err := e.store.Message(ctx, qs.id, st.Seq)
 		if err != nil {
 			continue // deleted or purged meanwhile
@@ -405,18 +544,7 @@ func (e *Engine) MessageReceive(ctx context.Context, p *engine.MessageReceivePar
 			FirstReceiveAt: fromMS(st.FirstReceiveAt),
 		})
 	}
-	if b.Empty() {
-		return res, nil
-	}
-	if err := e.store.Apply(ctx, b); err != nil {
-		// Nobody holds these receipts: make the messages visible again.
-		qs.mu.Lock()
-		for _, ent := range taken {
-			if cur := qs.idx.Get(ent.Seq); cur == ent && cur.Token == ent.Token {
-				qs.idx.SetVisibleAt(cur, now)
-			}
-		}
-		qs.mu.Unlock()
+	if err := wait(); err != nil {
 		return nil, fmt.Errorf("storing receive: %w", err)
 	}
 	return res, nil
@@ -448,6 +576,11 @@ func (qs *queueState) checkReceipt(r engine.Receipt, now int64, requireInFlight 
 
 // MessageDelete implements engine.Engine.
 func (e *Engine) MessageDelete(ctx context.Context, p *engine.MessageDeleteParams) ([]error, error) {
+	done, err := e.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	qs, err := e.queueByID(p.QueueID)
 	if err != nil {
 		return nil, err
@@ -455,8 +588,12 @@ func (e *Engine) MessageDelete(ctx context.Context, p *engine.MessageDeleteParam
 	now := ms(p.Now)
 	errs := make([]error, len(p.Receipts))
 	b := &Batch{Sync: true}
-	var removed []*msgindex.Entry
+	var removed []msgindex.State
 	qs.mu.Lock()
+	if qs.deleted {
+		qs.mu.Unlock()
+		return nil, fmt.Errorf("queue id %d: %w", p.QueueID, engine.ErrQueueNotFound)
+	}
 	qs.idx.Promote(now)
 	for i, r := range p.Receipts {
 		ent, err := qs.checkReceipt(r, now, p.RequireInFlight)
@@ -465,21 +602,24 @@ func (e *Engine) MessageDelete(ctx context.Context, p *engine.MessageDeleteParam
 			continue
 		}
 		qs.idx.Remove(r.Seq)
-		removed = append(removed, ent)
+		removed = append(removed, ent.State)
 		b.Deleted = append(b.Deleted, MessageRef{QueueID: qs.id, Seq: r.Seq})
 	}
-	qs.mu.Unlock()
 	if b.Empty() {
+		qs.mu.Unlock()
 		return errs, nil
 	}
-	if err := e.store.Apply(ctx, b); err != nil {
-		qs.mu.Lock()
-		for _, ent := range removed {
-			if !qs.deleted && qs.idx.Get(ent.Seq) == nil && ent.Seq >= qs.purgedBelow {
-				qs.idx.Add(&msgindex.Entry{State: ent.State})
-			}
+	wait, err := e.store.Apply(ctx, b)
+	if err != nil {
+		for _, st := range removed {
+			qs.idx.Add(&msgindex.Entry{State: st})
 		}
-		qs.mu.Unlock()
+	}
+	qs.mu.Unlock()
+	if err == nil {
+		err = wait()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("storing delete: %w", err)
 	}
 	return errs, nil
@@ -487,6 +627,11 @@ func (e *Engine) MessageDelete(ctx context.Context, p *engine.MessageDeleteParam
 
 // MessageChangeVisibility implements engine.Engine.
 func (e *Engine) MessageChangeVisibility(ctx context.Context, p *engine.MessageChangeVisibilityParams) ([]error, error) {
+	done, err := e.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	qs, err := e.queueByID(p.QueueID)
 	if err != nil {
 		return nil, err
@@ -495,7 +640,16 @@ func (e *Engine) MessageChangeVisibility(ctx context.Context, p *engine.MessageC
 	errs := make([]error, len(p.Entries))
 	b := &Batch{Sync: true}
 	qs.mu.Lock()
+	if qs.deleted {
+		qs.mu.Unlock()
+		return nil, fmt.Errorf("queue id %d: %w", p.QueueID, engine.ErrQueueNotFound)
+	}
 	qs.idx.Promote(now)
+	type undo struct {
+		ent *msgindex.Entry
+		vis int64
+	}
+	var undos []undo
 	for i, c := range p.Entries {
 		ent, err := qs.checkReceipt(c.Receipt, now, p.RequireInFlight)
 		if err != nil {
@@ -507,14 +661,25 @@ func (e *Engine) MessageChangeVisibility(ctx context.Context, p *engine.MessageC
 			errs[i] = engine.ErrVisibilityTooLong
 			continue
 		}
+		undos = append(undos, undo{ent, max(ent.VisibleAt, now)})
 		qs.idx.SetVisibleAt(ent, vis)
 		b.States = append(b.States, QueueState{QueueID: qs.id, State: ent.State})
 	}
-	qs.mu.Unlock()
 	if b.Empty() {
+		qs.mu.Unlock()
 		return errs, nil
 	}
-	if err := e.store.Apply(ctx, b); err != nil {
+	wait, err := e.store.Apply(ctx, b)
+	if err != nil {
+		for _, u := range undos {
+			qs.idx.SetVisibleAt(u.ent, u.vis)
+		}
+	}
+	qs.mu.Unlock()
+	if err == nil {
+		err = wait()
+	}
+	if err != nil {
 		return nil, fmt.Errorf("storing visibility: %w", err)
 	}
 	return errs, nil

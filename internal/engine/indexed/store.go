@@ -6,21 +6,47 @@ package indexed
 
 import (
 	"context"
+	"time"
 
 	"sluice/internal/engine"
 	"sluice/internal/engine/msgindex"
 )
 
-// Store persists what the engine indexes. Apply must be atomic: all of a batch or none of it.
+// Store persists what the engine indexes.
 type Store interface {
-	// Load calls queue for every stored queue, then state for every stored message state.
-	Load(ctx context.Context, queue func(*engine.Queue), state func(queueID uint64, st msgindex.State)) error
-	// Apply writes a batch; with b.Sync it returns only once the batch is durable.
-	Apply(ctx context.Context, b *Batch) error
+	// Load reports everything stored: queues first, then the rest in any order. Nil callbacks
+	// are skipped.
+	Load(ctx context.Context, l *Loader) error
+	// Apply writes a batch atomically. Batches are applied in the order of the Apply calls, so a
+	// caller that holds a lock around Apply orders its batches. Apply returns once the batch is
+	// applied (readable); the returned wait, never nil, blocks until the batch is durable when
+	// b.Sync is set. Callers call wait after releasing their locks, so that concurrent batches
+	// share one fsync (group commit).
+	Apply(ctx context.Context, b *Batch) (wait func() error, err error)
 	// Message reads a stored message; engine.ErrMessageNotFound if it is absent.
 	Message(ctx context.Context, queueID, seq uint64) (*engine.Message, error)
 	// Close releases the store.
 	Close() error
+}
+
+// Loader receives what Store.Load finds.
+type Loader struct {
+	Queue func(*engine.Queue)
+	// State is called for every message state, including states of queues that no longer
+	// exist (the engine deletes those).
+	State func(queueID uint64, st msgindex.State)
+	// NextSeq reports the next message sequence of a queue.
+	NextSeq func(queueID, next uint64)
+	// NextQueueID reports the next queue id.
+	NextQueueID func(next uint64)
+	// Tombstone reports a deleted queue's name and when it was deleted.
+	Tombstone func(Tombstone)
+}
+
+// Tombstone remembers that a queue name was deleted, for the deleted-queue cooldown.
+type Tombstone struct {
+	Key       engine.QueueKey
+	DeletedAt time.Time
 }
 
 // Batch is one atomic write.
@@ -39,6 +65,14 @@ type Batch struct {
 	Deleted []MessageRef
 	// Purges delete every message of a queue with a sequence below Below.
 	Purges []MessageRef
+	// NextSeqs record, per queue, the next message sequence (in Seq), so that sequences are
+	// never reused after a restart.
+	NextSeqs []MessageRef
+	// NextQueueID, when not zero, records the next queue id.
+	NextQueueID uint64
+	// Tombstones are put; ClearedTombstones removed.
+	Tombstones        []Tombstone
+	ClearedTombstones []engine.QueueKey
 }
 
 // NewMessage is a message to store with its initial state.
@@ -63,5 +97,6 @@ type MessageRef struct {
 // Empty reports whether the batch writes nothing.
 func (b *Batch) Empty() bool {
 	return len(b.Queues) == 0 && len(b.DeletedQueues) == 0 && len(b.Messages) == 0 &&
-		len(b.States) == 0 && len(b.Deleted) == 0 && len(b.Purges) == 0
+		len(b.States) == 0 && len(b.Deleted) == 0 && len(b.Purges) == 0 && len(b.NextSeqs) == 0 &&
+		b.NextQueueID == 0 && len(b.Tombstones) == 0 && len(b.ClearedTombstones) == 0
 }

@@ -26,9 +26,12 @@ func New() *indexed.Engine {
 // Store is an indexed.Store in memory. It is exported so that tests can reopen an engine over
 // the same store to exercise the load path.
 type Store struct {
-	mu       sync.RWMutex
-	queues   map[uint64]*engine.Queue             // guarded by mu
-	messages map[uint64]map[uint64]*storedMessage // guarded by mu
+	mu          sync.RWMutex
+	queues      map[uint64]*engine.Queue              // guarded by mu
+	messages    map[uint64]map[uint64]*storedMessage  // guarded by mu
+	nextSeqs    map[uint64]uint64                     // guarded by mu
+	tombstones  map[engine.QueueKey]indexed.Tombstone // guarded by mu
+	nextQueueID uint64                                // guarded by mu
 }
 
 type storedMessage struct {
@@ -40,26 +43,48 @@ var _ indexed.Store = (*Store)(nil)
 
 // NewStore returns an empty store.
 func NewStore() *Store {
-	return &Store{queues: map[uint64]*engine.Queue{}, messages: map[uint64]map[uint64]*storedMessage{}}
+	return &Store{
+		queues: map[uint64]*engine.Queue{}, messages: map[uint64]map[uint64]*storedMessage{},
+		nextSeqs: map[uint64]uint64{}, tombstones: map[engine.QueueKey]indexed.Tombstone{},
+	}
 }
 
 // Load implements indexed.Store.
-func (s *Store) Load(_ context.Context, queue func(*engine.Queue), state func(uint64, msgindex.State)) error {
+func (s *Store) Load(_ context.Context, l *indexed.Loader) error {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for _, q := range s.queues {
-		queue(q.Clone())
+	if l.Queue != nil {
+		for _, q := range s.queues {
+			l.Queue(q.Clone())
+		}
 	}
-	for qid, ms := range s.messages {
-		for _, m := range ms {
-			state(qid, m.state)
+	if l.State != nil {
+		for qid, ms := range s.messages {
+			for _, m := range ms {
+				l.State(qid, m.state)
+			}
+		}
+	}
+	if l.NextSeq != nil {
+		for qid, next := range s.nextSeqs {
+			l.NextSeq(qid, next)
+		}
+	}
+	if l.NextQueueID != nil && s.nextQueueID != 0 {
+		l.NextQueueID(s.nextQueueID)
+	}
+	if l.Tombstone != nil {
+		for _, t := range s.tombstones {
+			l.Tombstone(t)
 		}
 	}
 	return nil
 }
 
+func noWait() error { return nil }
+
 // Apply implements indexed.Store.
-func (s *Store) Apply(_ context.Context, b *indexed.Batch) error {
+func (s *Store) Apply(_ context.Context, b *indexed.Batch) (func() error, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, q := range b.Queues {
@@ -68,6 +93,7 @@ func (s *Store) Apply(_ context.Context, b *indexed.Batch) error {
 	for _, id := range b.DeletedQueues {
 		delete(s.queues, id)
 		delete(s.messages, id)
+		delete(s.nextSeqs, id)
 	}
 	for _, m := range b.Messages {
 		qm := s.messages[m.QueueID]
@@ -92,7 +118,19 @@ func (s *Store) Apply(_ context.Context, b *indexed.Batch) error {
 			}
 		}
 	}
-	return nil
+	for _, n := range b.NextSeqs {
+		s.nextSeqs[n.QueueID] = n.Seq
+	}
+	if b.NextQueueID != 0 {
+		s.nextQueueID = b.NextQueueID
+	}
+	for _, k := range b.ClearedTombstones {
+		delete(s.tombstones, k)
+	}
+	for _, t := range b.Tombstones {
+		s.tombstones[t.Key] = t
+	}
+	return noWait, nil
 }
 
 // Message implements indexed.Store.

@@ -229,8 +229,9 @@ func TestReloadDeletedReceipt(t *testing.T) {
 	require.ErrorIs(t, deleteReceipt(t, e2, q, at(time.Second), old[0].Receipt), engine.ErrMessageNotFound)
 }
 
-// gatedStore is a Store whose Apply blocks, for the first batch that matches, until released:
-// it lets a test stop an operation between its index update and its store write.
+// gatedStore is a Store whose Apply, for the first batch that matches, does not finish its
+// durability wait until released: it lets a test stop an operation between its store write
+// and its acknowledgement.
 type gatedStore struct {
 	indexed.Store
 	match   func(*indexed.Batch) bool
@@ -246,16 +247,24 @@ func newGatedStore(match func(*indexed.Batch) bool) *gatedStore {
 	}
 }
 
-func (s *gatedStore) Apply(ctx context.Context, b *indexed.Batch) error {
-	if s.match(b) {
-		gate := false
-		s.once.Do(func() { gate = true })
-		if gate {
-			close(s.entered)
-			<-s.release
-		}
+// Apply applies the batch at once (in call order, as the contract requires) and, for the
+// first matching batch, holds its durability wait until released: the window in which another
+// operation can run between a batch's application and its acknowledgement.
+func (s *gatedStore) Apply(ctx context.Context, b *indexed.Batch) (func() error, error) {
+	wait, err := s.Store.Apply(ctx, b)
+	if err != nil || !s.match(b) {
+		return wait, err
 	}
-	return s.Store.Apply(ctx, b)
+	gate := false
+	s.once.Do(func() { gate = true })
+	if !gate {
+		return wait, nil
+	}
+	return func() error {
+		close(s.entered)
+		<-s.release
+		return wait()
+	}, nil
 }
 
 // TestReloadPurgeRacingSend: a send whose store write lands after a concurrent purge is dropped

@@ -2,6 +2,7 @@ package msgindex
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -425,5 +426,24 @@ func TestModel(t *testing.T) {
 			}
 		}
 		check(step)
+	}
+}
+
+// BenchmarkIndexMemory reports the index's heap cost per message (bytes/msg): the disk engine
+// keeps bodies on disk, so this is what a backlog costs in RAM.
+func BenchmarkIndexMemory(b *testing.B) {
+	const n = 1_000_000
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		x := New()
+		for seq := uint64(1); seq <= n; seq++ {
+			x.Add(&Entry{State: State{Seq: seq, SentAt: int64(seq)}})
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/msg")
+		runtime.KeepAlive(x)
 	}
 }

@@ -88,7 +88,10 @@ func (Codec) Decode(r *http.Request, body []byte, pathURL string) (*protocol.Act
 	}
 	in := a.NewInput()
 	var d decoder
-	if err := d.decodeStruct(reflect.ValueOf(in).Elem(), ps, nil); err != nil {
+	if err := d.decodeStruct(reflect.ValueOf(in).Elem(), ps); err != nil {
+		if ve, ok := err.(*valueError); ok {
+			return a, nil, ve.wire()
+		}
 		return a, nil, err
 	}
 	protocol.SetQueueURL(in, pathURL)

@@ -18,38 +18,6 @@ type param struct {
 	key, value string
 }
 
-// field is one tagged member of an input or output struct.
-type field struct {
-	index int
-	// name is the flattened name from the `query` tag.
-	name string
-	// key and value are a map's entry member names (Name and Value unless the tag says map=K/V).
-	key, value string
-}
-
-// fields returns t's tagged exported fields in declaration order.
-func fields(t reflect.Type) []field {
-	fs := make([]field, 0, t.NumField())
-	for i := range t.NumField() {
-		sf := t.Field(i)
-		tag := sf.Tag.Get("query")
-		if !sf.IsExported() || tag == "" || tag == "-" {
-			continue
-		}
-		name, opts, _ := strings.Cut(tag, ",")
-		f := field{index: i, name: name, key: "Name", value: "Value"}
-		for opt := range strings.SplitSeq(opts, ",") {
-			if kv, ok := strings.CutPrefix(opt, "map="); ok {
-				if k, v, ok := strings.Cut(kv, "/"); ok {
-					f.key, f.value = k, v
-				}
-			}
-		}
-		fs = append(fs, f)
-	}
-	return fs
-}
-
 // alias returns another flattened name accepted for a member on input, or "". TagQueue's tags
 // are Tags.N.Key per the API model, but AWS's documentation examples send Tag.N.Key.
 func alias(name string) string {
@@ -66,26 +34,36 @@ func cut(key string) (head, rest string, ok bool) {
 	return head, rest, !found || rest != ""
 }
 
-// path is the flattened name of the value being decoded, built only for error messages: a
-// member name, or a list or map index n when name is "".
-type path struct {
-	parent *path
-	name   string
-	n      int
+// valueError is a parameter whose value does not parse. Its name is built while the error
+// unwinds (see within), so that decoding builds no names when all is well.
+type valueError struct {
+	name, value, reason string
+	// binary values are not quoted back (they can be large).
+	binary bool
 }
 
-func (p *path) String() string {
-	if p == nil {
-		return ""
+func (e *valueError) Error() string { return e.wire().Error() }
+
+// wire returns the error the client sees.
+func (e *valueError) wire() *queue.Error {
+	if e.binary {
+		return &queue.Error{Kind: queue.ErrInvalidParameterValue,
+			Message: fmt.Sprintf("The value of parameter %s is invalid. Reason: %s", e.name, e.reason)}
 	}
-	s := p.name
-	if s == "" {
-		s = strconv.Itoa(p.n)
+	return &queue.Error{Kind: queue.ErrInvalidParameterValue,
+		Message: fmt.Sprintf("Value %s for parameter %s is invalid. Reason: %s", e.value, e.name, e.reason)}
+}
+
+// within prefixes the name of a valueError with the name of the value that holds it.
+func within(err error, name string) error {
+	if ve, ok := err.(*valueError); ok {
+		if ve.name == "" {
+			ve.name = name
+		} else {
+			ve.name = name + "." + ve.name
+		}
 	}
-	if p.parent == nil {
-		return s
-	}
-	return p.parent.String() + "." + s
+	return err
 }
 
 // decoder decodes parameters into an input struct. It is used for one request.
@@ -106,8 +84,8 @@ func (d *decoder) fieldsOf(t reflect.Type) []field {
 }
 
 // decodeStruct fills the struct v from ps, the parameters under v's name (relative to it).
-// ps belongs to the call: decodeStruct and its callees reorder and rewrite it.
-func (d *decoder) decodeStruct(v reflect.Value, ps []param, at *path) error {
+// The decode functions may reorder and rewrite the ps they are given: each is its caller's own.
+func (d *decoder) decodeStruct(v reflect.Value, ps []param) error {
 	fs := d.fieldsOf(v.Type())
 	// Group the parameters by member; an aliased member's group comes first so that the
 	// model's name wins on conflict.
@@ -161,8 +139,8 @@ func (d *decoder) decodeStruct(v reflect.Value, ps []param, at *path) error {
 	for _, g := range groups {
 		if g.n > 0 {
 			gp := grouped[g.start : g.start+g.n]
-			if err := d.decodeValue(v.Field(g.f.index), g.f, gp, &path{parent: at, name: g.name}); err != nil {
-				return err
+			if err := d.decodeValue(v.Field(g.f.index), g.f, gp); err != nil {
+				return within(err, g.name)
 			}
 		}
 	}
@@ -170,25 +148,25 @@ func (d *decoder) decodeStruct(v reflect.Value, ps []param, at *path) error {
 }
 
 // decodeValue fills v, the member f, from ps, the parameters under its name.
-func (d *decoder) decodeValue(v reflect.Value, f field, ps []param, at *path) error {
+func (d *decoder) decodeValue(v reflect.Value, f field, ps []param) error {
 	t := v.Type()
 	switch {
 	case t.Kind() == reflect.Map:
-		return d.decodeMap(v, f, ps, at)
+		return d.decodeMap(v, f, ps)
 	case t.Kind() == reflect.Slice && t.Elem().Kind() != reflect.Uint8:
-		return d.decodeList(v, ps, at)
+		return d.decodeList(v, ps)
 	case t.Kind() == reflect.Struct:
-		return d.decodeStruct(v, ps, at)
+		return d.decodeStruct(v, ps)
 	case t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct:
 		nv := reflect.New(t.Elem())
-		if err := d.decodeStruct(nv.Elem(), ps, at); err != nil {
+		if err := d.decodeStruct(nv.Elem(), ps); err != nil {
 			return err
 		}
 		v.Set(nv)
 		return nil
 	}
 	if s, ok := exact(ps); ok {
-		return setScalar(v, s, at)
+		return setScalar(v, s)
 	}
 	return nil
 }
@@ -256,7 +234,7 @@ func parseIndex(s string) (int, bool) {
 }
 
 // decodeList fills the slice v from Name.N (scalars) or Name.N.<member> (structs).
-func (d *decoder) decodeList(v reflect.Value, ps []param, at *path) error {
+func (d *decoder) decodeList(v reflect.Value, ps []param) error {
 	es := entries(ps)
 	t := v.Type()
 	elem := t.Elem()
@@ -265,18 +243,17 @@ func (d *decoder) decodeList(v reflect.Value, ps []param, at *path) error {
 	n := 0
 	for _, e := range es {
 		ev := list.Index(n)
-		ep := &path{parent: at, n: e.n}
 		if isStruct {
-			if err := d.decodeValue(ev, field{}, e.ps, ep); err != nil {
-				return err
+			if err := d.decodeValue(ev, field{}, e.ps); err != nil {
+				return within(err, strconv.Itoa(e.n))
 			}
 		} else {
 			s, ok := exact(e.ps)
 			if !ok {
 				continue
 			}
-			if err := setScalar(ev, s, ep); err != nil {
-				return err
+			if err := setScalar(ev, s); err != nil {
+				return within(err, strconv.Itoa(e.n))
 			}
 		}
 		n++
@@ -288,10 +265,10 @@ func (d *decoder) decodeList(v reflect.Value, ps []param, at *path) error {
 // decodeMap adds to the map v the entries Name.N.<key> and Name.N.<value> (scalar values) or
 // Name.N.<value>.<member> (struct values). An entry without a key is ignored; on a repeated key
 // the highest N wins.
-func (d *decoder) decodeMap(v reflect.Value, f field, ps []param, at *path) error {
+func (d *decoder) decodeMap(v reflect.Value, f field, ps []param) error {
 	t := v.Type()
 	if t.Key().Kind() != reflect.String {
-		return fmt.Errorf("awsquery: map member %s has non-string keys", at)
+		return fmt.Errorf("awsquery: map of %s has non-string keys", t)
 	}
 	es := entries(ps)
 	if len(es) == 0 {
@@ -322,8 +299,8 @@ func (d *decoder) decodeMap(v reflect.Value, f field, ps []param, at *path) erro
 		}
 		ev.SetZero()
 		if nv > 0 {
-			if err := d.decodeValue(ev, field{}, e.ps[:nv], &path{parent: &path{parent: at, n: e.n}, name: f.value}); err != nil {
-				return err
+			if err := d.decodeValue(ev, field{}, e.ps[:nv]); err != nil {
+				return within(within(err, f.value), strconv.Itoa(e.n))
 			}
 		}
 		v.SetMapIndex(reflect.ValueOf(key).Convert(t.Key()), ev)
@@ -331,12 +308,12 @@ func (d *decoder) decodeMap(v reflect.Value, f field, ps []param, at *path) erro
 	return nil
 }
 
-// setScalar parses s into v; at names the parameter in error messages.
-func setScalar(v reflect.Value, s string, at *path) error {
+// setScalar parses s into v.
+func setScalar(v reflect.Value, s string) error {
 	switch v.Kind() {
 	case reflect.Pointer:
 		nv := reflect.New(v.Type().Elem())
-		if err := setScalar(nv.Elem(), s, at); err != nil {
+		if err := setScalar(nv.Elem(), s); err != nil {
 			return err
 		}
 		v.Set(nv)
@@ -349,27 +326,26 @@ func setScalar(v reflect.Value, s string, at *path) error {
 			if errors.Is(err, strconv.ErrRange) {
 				reason = fmt.Sprintf("Must be an integer between %d and %d.", int64(-1)<<(v.Type().Bits()-1), int64(1)<<(v.Type().Bits()-1)-1)
 			}
-			return invalidValue(at.String(), s, reason)
+			return &valueError{value: s, reason: reason}
 		}
 		v.SetInt(n)
 	case reflect.Bool:
 		b, err := strconv.ParseBool(s)
 		if err != nil {
-			return invalidValue(at.String(), s, "Must be true or false.")
+			return &valueError{value: s, reason: "Must be true or false."}
 		}
 		v.SetBool(b)
 	case reflect.Slice:
 		if v.Type().Elem().Kind() != reflect.Uint8 {
-			return fmt.Errorf("awsquery: cannot decode parameter %s into %s", at, v.Type())
+			return fmt.Errorf("awsquery: cannot decode a parameter into %s", v.Type())
 		}
 		b, err := decodeBase64(s)
 		if err != nil {
-			return &queue.Error{Kind: queue.ErrInvalidParameterValue,
-				Message: fmt.Sprintf("The value of parameter %s is invalid. Reason: Must be base64-encoded binary data.", at)}
+			return &valueError{reason: "Must be base64-encoded binary data.", binary: true}
 		}
 		v.SetBytes(b)
 	default:
-		return fmt.Errorf("awsquery: cannot decode parameter %s into %s", at, v.Type())
+		return fmt.Errorf("awsquery: cannot decode a parameter into %s", v.Type())
 	}
 	return nil
 }
@@ -388,9 +364,4 @@ func decodeBase64(s string) ([]byte, error) {
 		b = []byte{}
 	}
 	return b, nil
-}
-
-func invalidValue(param, value, reason string) error {
-	return &queue.Error{Kind: queue.ErrInvalidParameterValue,
-		Message: fmt.Sprintf("Value %s for parameter %s is invalid. Reason: %s", value, param, reason)}
 }
