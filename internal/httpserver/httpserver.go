@@ -5,6 +5,7 @@
 package httpserver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -88,7 +89,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, codec protocol.C
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return tooLarge(r)
+			return tooLarge(r, body)
 		}
 		return &protocol.Error{Kind: protocol.ErrMalformedQueryString, Message: "The request body could not be read."}
 	}
@@ -115,8 +116,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, codec protocol.C
 
 // tooLarge is the answer to a request body over MaxRequestBody: what SQS says of a batch or a
 // message that is too long.
-func tooLarge(r *http.Request) error {
-	if strings.Contains(r.Header.Get("X-Amz-Target"), "Batch") || strings.Contains(r.URL.RawQuery, "Batch") {
+func tooLarge(r *http.Request, prefix []byte) error {
+	if strings.Contains(r.Header.Get("X-Amz-Target"), "Batch") || strings.Contains(r.URL.RawQuery, "Batch") ||
+		bytes.Contains(prefix, []byte("Action=SendMessageBatch")) {
 		return &queue.Error{Kind: queue.ErrBatchRequestTooLong, Message: fmt.Sprintf(
 			"Batch requests cannot be longer than %d bytes. You have sent %d bytes.", queue.MaxMessageSize, max(r.ContentLength, MaxRequestBody+1))}
 	}

@@ -57,5 +57,11 @@ func DecodeReceipt(h string) (engine.Receipt, error) {
 	if len(rest) != 8 {
 		return engine.Receipt{}, errBadHandle
 	}
-	return engine.Receipt{QueueID: qid, Seq: seq, Token: binary.BigEndian.Uint64(rest)}, nil
+	r := engine.Receipt{QueueID: qid, Seq: seq, Token: binary.BigEndian.Uint64(rest)}
+	// Only the canonical spelling is valid (base64 ignores line breaks; varints have
+	// non-minimal forms).
+	if EncodeReceipt(r) != h {
+		return engine.Receipt{}, errBadHandle
+	}
+	return r, nil
 }

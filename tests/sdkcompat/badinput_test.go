@@ -159,6 +159,8 @@ func TestBadInput(t *testing.T) {
 				"DeleteMessageBatchRequestEntry.11.Id", "b", "DeleteMessageBatchRequestEntry.11.ReceiptHandle", "h",
 				"DeleteMessageBatchRequestEntry.2.Id", "a", "DeleteMessageBatchRequestEntry.2.ReceiptHandle", "h"), 400, "AWS.SimpleQueueService.BatchEntryIdsNotDistinct"},
 			{"several MiB", queuePath, form("Action", "SendMessage", "MessageBody", huge), 400, "InvalidParameterValue"},
+			{"several MiB batch", queuePath, form("Action", "SendMessageBatch", "SendMessageBatchRequestEntry.1.Id", "a",
+				"SendMessageBatchRequestEntry.1.MessageBody", huge), 400, "AWS.SimpleQueueService.BatchRequestTooLong"},
 		}
 		for _, tc := range queryCases {
 			r := postQuery(t, ep, tc.path, tc.body)

@@ -166,6 +166,35 @@ func (e *Engine) queueByKey(k engine.QueueKey) (*queueState, error) {
 	return qs, nil
 }
 
+// lockLive finds a queue by id and locks it; the caller unlocks qs.mu.
+func (e *Engine) lockLive(id uint64) (*queueState, error) {
+	qs, err := e.queueByID(id)
+	if err != nil {
+		return nil, err
+	}
+	qs.mu.Lock()
+	if qs.deleted {
+		qs.mu.Unlock()
+		return nil, fmt.Errorf("queue id %d: %w", id, engine.ErrQueueNotFound)
+	}
+	return qs, nil
+}
+
+// commitUnlock hands b to the store while qs.mu is held, so that the store sees the queue's
+// batches in index order; calls undo (still locked) if the store refuses the batch; then
+// releases qs.mu and waits for durability outside the lock.
+func (e *Engine) commitUnlock(ctx context.Context, qs *queueState, b *Batch, undo func()) error {
+	wait, err := e.store.Apply(ctx, b)
+	if err != nil && undo != nil {
+		undo()
+	}
+	qs.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return wait()
+}
+
 // QueueCreate implements engine.Engine.
 func (e *Engine) QueueCreate(ctx context.Context, p *engine.QueueCreateParams) (*engine.QueueCreateResult, error) {
 	done, err := e.begin()
@@ -360,25 +389,19 @@ func (e *Engine) QueuePurge(ctx context.Context, p *engine.QueuePurgeParams) err
 	if err != nil {
 		return err
 	}
-	qs.mu.Lock()
-	if qs.deleted {
-		qs.mu.Unlock()
-		return fmt.Errorf("queue %s: %w", p.Key.Name, engine.ErrQueueNotFound)
+	if qs, err = e.lockLive(qs.id); err != nil {
+		return err
 	}
 	if !qs.lastPurge.IsZero() && p.MinInterval > 0 && p.Now.Sub(qs.lastPurge) < p.MinInterval {
 		qs.mu.Unlock()
 		return fmt.Errorf("queue %s: %w", p.Key.Name, engine.ErrPurgeInProgress)
 	}
-	wait, err := e.store.Apply(ctx, &Batch{Sync: true, Purges: []MessageRef{{QueueID: qs.id, Seq: qs.nextSeq}}})
-	if err == nil {
-		qs.lastPurge = p.Now
-		qs.idx.RemoveAll()
-		qs.purgedBelow = qs.nextSeq
-	}
-	qs.mu.Unlock()
-	if err == nil {
-		err = wait()
-	}
+	// The index forgets the messages first; if the store refuses the purge it is restored.
+	saved, savedBelow, savedPurge := qs.idx, qs.purgedBelow, qs.lastPurge
+	qs.idx, qs.purgedBelow, qs.lastPurge = msgindex.New(), qs.nextSeq, p.Now
+	err = e.commitUnlock(ctx, qs, &Batch{Sync: true, Purges: []MessageRef{{QueueID: qs.id, Seq: qs.nextSeq}}}, func() {
+		qs.idx, qs.purgedBelow, qs.lastPurge = saved, savedBelow, savedPurge
+	})
 	if err != nil {
 		return fmt.Errorf("purging: %w", err)
 	}
@@ -431,16 +454,11 @@ func (e *Engine) MessageSend(ctx context.Context, p *engine.MessageSendParams) (
 		return nil, err
 	}
 	defer done()
-	qs, err := e.queueByID(p.QueueID)
+	qs, err := e.lockLive(p.QueueID)
 	if err != nil {
 		return nil, err
 	}
 	b := &Batch{Sync: true, Messages: make([]NewMessage, len(p.Entries))}
-	qs.mu.Lock()
-	if qs.deleted {
-		qs.mu.Unlock()
-		return nil, fmt.Errorf("queue id %d: %w", p.QueueID, engine.ErrQueueNotFound)
-	}
 	first := qs.nextSeq
 	for i, ent := range p.Entries {
 		st := msgindex.State{Seq: first + uint64(i), SentAt: ms(ent.Message.SentAt)}
@@ -450,15 +468,10 @@ func (e *Engine) MessageSend(ctx context.Context, p *engine.MessageSendParams) (
 		b.Messages[i] = NewMessage{QueueID: qs.id, Message: ent.Message, State: st}
 	}
 	b.NextSeqs = []MessageRef{{QueueID: qs.id, Seq: first + uint64(len(p.Entries))}}
-	wait, err := e.store.Apply(ctx, b)
-	if err == nil {
-		qs.nextSeq += uint64(len(p.Entries))
-	}
-	qs.mu.Unlock()
-	if err == nil {
-		err = wait()
-	}
-	if err != nil {
+	// The sequences are taken even if the write fails: a failed batch may still have been
+	// partly synced, and sequences are never reused.
+	qs.nextSeq += uint64(len(p.Entries))
+	if err := e.commitUnlock(ctx, qs, b, nil); err != nil {
 		return nil, fmt.Errorf("storing messages: %w", err)
 	}
 	// Only now, durable, do the messages become receivable. A purge or queue deletion applied
@@ -483,18 +496,13 @@ func (e *Engine) MessageReceive(ctx context.Context, p *engine.MessageReceivePar
 		return nil, err
 	}
 	defer done()
-	qs, err := e.queueByID(p.QueueID)
+	qs, err := e.lockLive(p.QueueID)
 	if err != nil {
 		return nil, err
 	}
 	now, vis := ms(p.Now), ms(p.VisibleAt)
 	b := &Batch{Sync: true}
 	res := &engine.MessageReceiveResult{}
-	qs.mu.Lock()
-	if qs.deleted {
-		qs.mu.Unlock()
-		return nil, fmt.Errorf("queue id %d: %w", p.QueueID, engine.ErrQueueNotFound)
-	}
 	qs.expireLocked(p.RetentionCutoff, b)
 	qs.idx.Promote(now)
 	_, inFlight, _ := qs.idx.Counts()
@@ -581,7 +589,7 @@ func (e *Engine) MessageDelete(ctx context.Context, p *engine.MessageDeleteParam
 		return nil, err
 	}
 	defer done()
-	qs, err := e.queueByID(p.QueueID)
+	qs, err := e.lockLive(p.QueueID)
 	if err != nil {
 		return nil, err
 	}
@@ -589,11 +597,6 @@ func (e *Engine) MessageDelete(ctx context.Context, p *engine.MessageDeleteParam
 	errs := make([]error, len(p.Receipts))
 	b := &Batch{Sync: true}
 	var removed []msgindex.State
-	qs.mu.Lock()
-	if qs.deleted {
-		qs.mu.Unlock()
-		return nil, fmt.Errorf("queue id %d: %w", p.QueueID, engine.ErrQueueNotFound)
-	}
 	qs.idx.Promote(now)
 	for i, r := range p.Receipts {
 		ent, err := qs.checkReceipt(r, now, p.RequireInFlight)
@@ -609,16 +612,11 @@ func (e *Engine) MessageDelete(ctx context.Context, p *engine.MessageDeleteParam
 		qs.mu.Unlock()
 		return errs, nil
 	}
-	wait, err := e.store.Apply(ctx, b)
-	if err != nil {
+	err = e.commitUnlock(ctx, qs, b, func() {
 		for _, st := range removed {
 			qs.idx.Add(&msgindex.Entry{State: st})
 		}
-	}
-	qs.mu.Unlock()
-	if err == nil {
-		err = wait()
-	}
+	})
 	if err != nil {
 		return nil, fmt.Errorf("storing delete: %w", err)
 	}
@@ -632,18 +630,13 @@ func (e *Engine) MessageChangeVisibility(ctx context.Context, p *engine.MessageC
 		return nil, err
 	}
 	defer done()
-	qs, err := e.queueByID(p.QueueID)
+	qs, err := e.lockLive(p.QueueID)
 	if err != nil {
 		return nil, err
 	}
 	now := ms(p.Now)
 	errs := make([]error, len(p.Entries))
 	b := &Batch{Sync: true}
-	qs.mu.Lock()
-	if qs.deleted {
-		qs.mu.Unlock()
-		return nil, fmt.Errorf("queue id %d: %w", p.QueueID, engine.ErrQueueNotFound)
-	}
 	qs.idx.Promote(now)
 	type undo struct {
 		ent *msgindex.Entry
@@ -669,16 +662,11 @@ func (e *Engine) MessageChangeVisibility(ctx context.Context, p *engine.MessageC
 		qs.mu.Unlock()
 		return errs, nil
 	}
-	wait, err := e.store.Apply(ctx, b)
-	if err != nil {
+	err = e.commitUnlock(ctx, qs, b, func() {
 		for _, u := range undos {
 			qs.idx.SetVisibleAt(u.ent, u.vis)
 		}
-	}
-	qs.mu.Unlock()
-	if err == nil {
-		err = wait()
-	}
+	})
 	if err != nil {
 		return nil, fmt.Errorf("storing visibility: %w", err)
 	}
