@@ -52,7 +52,11 @@ type Engine interface {
 	// issues a new receipt for each. It never waits: long polling is the caller's job, helped by
 	// NextVisibleAt in the result.
 	MessageReceive(ctx context.Context, p *MessageReceiveParams) (*MessageReceiveResult, error)
+	// MessageMove moves up to Max visible messages of a queue to other queues (a message move
+	// task's step), each as a new message that keeps its id, body and attributes.
+	MessageMove(ctx context.Context, p *MessageMoveParams) (*MessageMoveResult, error)
 	// MessageSend stores the messages, durably when the engine is durable, before it returns.
+	// Entries with a DedupKey seen within its window are not stored again (see MessageSendEntry).
 	MessageSend(ctx context.Context, p *MessageSendParams) (*MessageSendResult, error)
 	// QueueCreate creates a queue, or returns the existing one with Created=false.
 	QueueCreate(ctx context.Context, p *QueueCreateParams) (*QueueCreateResult, error)
@@ -83,6 +87,9 @@ type Queue struct {
 	// again, so receipts of the old queue never match the new one.
 	ID  uint64
 	Key QueueKey
+	// FIFO queues deliver in order within a message group and block a group while one of its
+	// messages is in flight. Fixed at creation.
+	FIFO bool
 	// Attributes holds the settable attributes in canonical string form, as the queue package
 	// validated them. Absent means default.
 	Attributes map[string]string
@@ -133,6 +140,8 @@ type Message struct {
 	GroupID string
 	// DeduplicationID is the MessageDeduplicationId, if any.
 	DeduplicationID string
+	// DeadLetterSourceArn is the ARN of the queue a dead-lettered message came from.
+	DeadLetterSourceArn string
 }
 
 // Receipt identifies one receive of one message. The queue package turns it into the opaque
@@ -154,6 +163,7 @@ type ReceivedMessage struct {
 // QueueCreateParams are the arguments of QueueCreate.
 type QueueCreateParams struct {
 	Key        QueueKey
+	FIFO       bool
 	Attributes map[string]string
 	Tags       map[string]string
 	Now        time.Time
@@ -226,6 +236,8 @@ type MessageSendParams struct {
 	QueueID uint64
 	Now     time.Time
 	Entries []MessageSendEntry
+	// DedupUntil is when the deduplication keys of the entries stored now expire.
+	DedupUntil time.Time
 }
 
 // MessageSendEntry is one message to store.
@@ -233,10 +245,27 @@ type MessageSendEntry struct {
 	Message *Message
 	// VisibleAt is when the message may first be received (after its delay).
 	VisibleAt time.Time
+	// DedupKey, when not empty, deduplicates the send: if a send with the same key was accepted
+	// within its window (see MessageSendParams.DedupUntil), this entry is not stored and its
+	// result names the first message. Keys are remembered after the message is deleted, and
+	// forgotten by a purge.
+	DedupKey string
 }
 
-// MessageSendResult is the result of MessageSend.
-type MessageSendResult struct{}
+// MessageSendResult is the result of MessageSend: one entry per MessageSendEntry.
+type MessageSendResult struct {
+	Entries []SentMessage
+}
+
+// SentMessage is the outcome of one MessageSendEntry.
+type SentMessage struct {
+	// Seq is the message's sequence in its queue: increasing in the order sends are accepted.
+	Seq uint64
+	// Duplicate is set when the entry's DedupKey was seen within the window; MessageID and Seq
+	// are then those of the first message.
+	Duplicate bool
+	MessageID string
+}
 
 // MessageReceiveParams are the arguments of MessageReceive.
 type MessageReceiveParams struct {
@@ -250,6 +279,25 @@ type MessageReceiveParams struct {
 	// MaxInFlight: when this many messages are already in flight, fail with ErrInFlightLimit.
 	// Zero means no limit.
 	MaxInFlight int
+	// AttemptID, when not empty, names this receive attempt: a retry with the same id before
+	// AttemptUntil returns the same messages and receipts (with the new VisibleAt) as long as
+	// all of them are still in flight under those receipts.
+	AttemptID    string
+	AttemptUntil time.Time
+	// DeadLetter, when set, moves a message that has already been received MaxReceiveCount
+	// times to the dead-letter queue instead of delivering it again.
+	DeadLetter *DeadLetter
+}
+
+// DeadLetter is a queue's redrive configuration as MessageReceive applies it.
+type DeadLetter struct {
+	QueueID         uint64
+	MaxReceiveCount int
+	// SourceArn is recorded in the moved message (DeadLetterQueueSourceArn).
+	SourceArn string
+	// ResetSentAt restarts the moved message's retention at the move (FIFO queues); otherwise
+	// it keeps its original send time.
+	ResetSentAt bool
 }
 
 // MessageReceiveResult is the result of MessageReceive.
@@ -258,6 +306,27 @@ type MessageReceiveResult struct {
 	// NextVisibleAt, when no message was returned, is the earliest time a delayed or in-flight
 	// message becomes visible (zero if none).
 	NextVisibleAt time.Time
+	// DeadLettered counts the messages moved to the dead-letter queue instead of returned.
+	DeadLettered int
+}
+
+// MessageMoveParams are the arguments of MessageMove.
+type MessageMoveParams struct {
+	QueueID uint64
+	Now     time.Time
+	Max     int
+	// Destination, when not zero, receives every moved message. Otherwise each message goes to
+	// Sources[its DeadLetterSourceArn].
+	Destination uint64
+	Sources     map[string]uint64
+}
+
+// MessageMoveResult is the result of MessageMove.
+type MessageMoveResult struct {
+	Moved int
+	// Unroutable, when not empty, is the DeadLetterSourceArn of the oldest visible message that
+	// has no destination; nothing after it was moved.
+	Unroutable string
 }
 
 // MessageDeleteParams are the arguments of MessageDelete.

@@ -41,6 +41,7 @@ func action[I, O any](name string, scoped bool, fn func(*queue.Service, context.
 // Actions is the action table, by name.
 var Actions = func() map[string]*Action {
 	list := []*Action{
+		action("AddPermission", true, (*queue.Service).AddPermission),
 		action("ChangeMessageVisibility", true, (*queue.Service).ChangeMessageVisibility),
 		action("ChangeMessageVisibilityBatch", true, (*queue.Service).ChangeMessageVisibilityBatch),
 		action("CreateQueue", false, (*queue.Service).CreateQueue),
@@ -49,10 +50,12 @@ var Actions = func() map[string]*Action {
 		action("DeleteQueue", true, (*queue.Service).DeleteQueue),
 		action("GetQueueAttributes", true, (*queue.Service).GetQueueAttributes),
 		action("GetQueueUrl", false, (*queue.Service).GetQueueUrl),
+		action("ListDeadLetterSourceQueues", true, (*queue.Service).ListDeadLetterSourceQueues),
 		action("ListQueueTags", true, (*queue.Service).ListQueueTags),
 		action("ListQueues", false, (*queue.Service).ListQueues),
 		action("PurgeQueue", true, (*queue.Service).PurgeQueue),
 		action("ReceiveMessage", true, (*queue.Service).ReceiveMessage),
+		action("RemovePermission", true, (*queue.Service).RemovePermission),
 		action("SendMessage", true, (*queue.Service).SendMessage),
 		action("SendMessageBatch", true, (*queue.Service).SendMessageBatch),
 		action("SetQueueAttributes", true, (*queue.Service).SetQueueAttributes),
@@ -69,7 +72,6 @@ var Actions = func() map[string]*Action {
 // NotYetActions are SQS actions that exist in the API but that Sluice does not implement yet;
 // they are answered with UnsupportedOperation rather than as unknown actions.
 var NotYetActions = map[string]bool{
-	"AddPermission": true, "RemovePermission": true, "ListDeadLetterSourceQueues": true,
 	"StartMessageMoveTask": true, "CancelMessageMoveTask": true, "ListMessageMoveTasks": true,
 }
 

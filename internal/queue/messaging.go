@@ -2,7 +2,10 @@ package queue
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"regexp"
 	"strconv"
 	"time"
@@ -53,12 +56,20 @@ func entryFailure(id string, err error) BatchResultErrorEntry {
 	return BatchResultErrorEntry{Id: id, SenderFault: false, Code: "InternalError", Message: "We encountered an internal error. Please try again."}
 }
 
+// DedupWindow is how long a FIFO queue remembers a deduplication id.
+const DedupWindow = 5 * time.Minute
+
 // prepared is a validated message ready to store.
 type prepared struct {
 	msg       *engine.Message
 	visibleAt time.Time
+	dedupKey  string
 	out       SendMessageBatchResultEntry
 }
+
+// sequenceNumber formats a FIFO message's sequence as SQS does: a large decimal string that
+// increases within the queue.
+func sequenceNumber(seq uint64) string { return fmt.Sprintf("%020d", seq) }
 
 // prepare validates one message (SendMessage or a batch entry) and builds it. sizeReason is
 // the text of the too-large error, which differs between SendMessage and batches.
@@ -135,6 +146,17 @@ func (s *Service) prepare(q *engine.Queue, c *Caller, now time.Time, body *strin
 		m.DeduplicationID = *dedupID
 	}
 	p := &prepared{msg: m, visibleAt: m.SentAt.Add(time.Duration(d) * time.Second)}
+	if fifo {
+		if m.DeduplicationID == "" {
+			// Content-based deduplication: SHA-256 of the body only.
+			sum := sha256.Sum256([]byte(m.Body))
+			m.DeduplicationID = hex.EncodeToString(sum[:])
+		}
+		p.dedupKey = m.DeduplicationID
+		if q.Attributes[AttrDeduplicationScope] == "messageGroup" {
+			p.dedupKey = m.GroupID + "\x00" + m.DeduplicationID
+		}
+	}
 	p.out = SendMessageBatchResultEntry{
 		MessageId:              m.ID,
 		MD5OfMessageBody:       MD5OfBody(m.Body),
@@ -146,14 +168,22 @@ func (s *Service) prepare(q *engine.Queue, c *Caller, now time.Time, body *strin
 	return p, nil
 }
 
-// store writes prepared messages and wakes long polls.
+// store writes prepared messages and wakes long polls. On FIFO queues it fills in each
+// result's SequenceNumber, and a duplicate's MessageId is that of the message it duplicates.
 func (s *Service) store(ctx context.Context, q *engine.Queue, now time.Time, ps []*prepared) error {
 	entries := make([]engine.MessageSendEntry, len(ps))
 	for i, p := range ps {
-		entries[i] = engine.MessageSendEntry{Message: p.msg, VisibleAt: p.visibleAt}
+		entries[i] = engine.MessageSendEntry{Message: p.msg, VisibleAt: p.visibleAt, DedupKey: p.dedupKey}
 	}
-	if _, err := s.eng.MessageSend(ctx, &engine.MessageSendParams{QueueID: q.ID, Now: now, Entries: entries}); err != nil {
+	res, err := s.eng.MessageSend(ctx, &engine.MessageSendParams{QueueID: q.ID, Now: now, Entries: entries, DedupUntil: now.Add(DedupWindow)})
+	if err != nil {
 		return s.internal(ctx, "MessageSend", err)
+	}
+	if isFifo(q) {
+		for i, r := range res.Entries {
+			ps[i].out.MessageId = r.MessageID
+			ps[i].out.SequenceNumber = sequenceNumber(r.Seq)
+		}
 	}
 	s.waiter.notify(q.Key)
 	return nil
@@ -175,7 +205,7 @@ func (s *Service) SendMessage(ctx context.Context, c *Caller, in *SendMessageInp
 		return nil, err
 	}
 	return &SendMessageOutput{
-		MessageId: p.out.MessageId, MD5OfMessageBody: p.out.MD5OfMessageBody,
+		MessageId: p.out.MessageId, MD5OfMessageBody: p.out.MD5OfMessageBody, SequenceNumber: p.out.SequenceNumber,
 		MD5OfMessageAttributes: p.out.MD5OfMessageAttributes, MD5OfMessageSystemAttributes: p.out.MD5OfMessageSystemAttributes,
 	}, nil
 }
@@ -279,23 +309,37 @@ func (s *Service) ReceiveMessage(ctx context.Context, c *Caller, in *ReceiveMess
 	if err != nil {
 		return nil, err
 	}
-	maxInFlight := 0
-	if !isFifo(q) {
-		maxInFlight = s.opts.MaxInFlight
-	}
 	deadline := s.clock.Now().Add(wait)
 	for {
 		woken := s.waiter.wait(q.Key)
 		now := s.clock.Now()
-		res, err := s.eng.MessageReceive(ctx, &engine.MessageReceiveParams{
+		p := &engine.MessageReceiveParams{
 			QueueID: q.ID, Now: now, Max: max, VisibleAt: now.Add(vis),
-			RetentionCutoff: s.retentionCutoff(q, now), MaxInFlight: maxInFlight,
-		})
-		if errors.Is(err, engine.ErrInFlightLimit) {
-			return nil, newErr(ErrOverLimit, "The maximum number of in flight messages (%d) has been reached.", maxInFlight)
+			RetentionCutoff: s.retentionCutoff(q, now), MaxInFlight: s.opts.MaxInFlight,
 		}
+		if isFifo(q) && in.ReceiveRequestAttemptId != nil {
+			p.AttemptID, p.AttemptUntil = *in.ReceiveRequestAttemptId, now.Add(DedupWindow)
+		}
+		dlq, err := s.deadLetter(ctx, c, q)
 		if err != nil {
+			return nil, err
+		}
+		if dlq != nil {
+			p.DeadLetter = &engine.DeadLetter{QueueID: dlq.queue.ID, MaxReceiveCount: dlq.maxReceiveCount,
+				SourceArn: c.queueArn(q.Key), ResetSentAt: isFifo(q)}
+		}
+		res, err := s.eng.MessageReceive(ctx, p)
+		switch {
+		case errors.Is(err, engine.ErrInFlightLimit) && isFifo(q):
+			// FIFO queues answer an in-flight cap with empty receives, not an error.
+			res, err = &engine.MessageReceiveResult{}, nil
+		case errors.Is(err, engine.ErrInFlightLimit):
+			return nil, newErr(ErrOverLimit, "The maximum number of in flight messages (%d) has been reached.", s.opts.MaxInFlight)
+		case err != nil:
 			return nil, s.internal(ctx, "MessageReceive", err)
+		}
+		if res.DeadLettered > 0 {
+			s.waiter.notify(dlq.queue.Key)
 		}
 		if len(res.Messages) > 0 {
 			return s.receiveOutput(c, q, in, res.Messages), nil
@@ -367,7 +411,9 @@ func (s *Service) receiveOutput(c *Caller, q *engine.Queue, in *ReceiveMessageIn
 			add("MessageGroupId", m.GroupID)
 			if isFifo(q) {
 				add("MessageDeduplicationId", m.DeduplicationID)
+				add("SequenceNumber", sequenceNumber(rm.Receipt.Seq))
 			}
+			add("DeadLetterQueueSourceArn", m.DeadLetterSourceArn)
 			if len(attrs) > 0 {
 				om.Attributes = attrs
 			}

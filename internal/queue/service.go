@@ -153,7 +153,7 @@ func (s *Service) lookup(ctx context.Context, c *Caller, rawURL string) (*engine
 	return q, nil
 }
 
-func isFifo(q *engine.Queue) bool { return q.Attributes[AttrFifoQueue] == "true" }
+func isFifo(q *engine.Queue) bool { return q.FIFO }
 
 // intAttr returns a numeric attribute's effective value.
 func intAttr(q *engine.Queue, name string) int {
@@ -202,7 +202,7 @@ func (s *Service) CreateQueue(ctx context.Context, c *Caller, in *CreateQueueInp
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkRedriveTarget(ctx, c, set, fifo); err != nil {
+	if err := s.checkRedriveTarget(ctx, c, engine.QueueKey{Account: c.Account, Name: name}, set, fifo); err != nil {
 		return nil, err
 	}
 	if err := validateTags(in.Tags); err != nil {
@@ -210,7 +210,7 @@ func (s *Service) CreateQueue(ctx context.Context, c *Caller, in *CreateQueueInp
 	}
 	key := engine.QueueKey{Account: c.Account, Name: name}
 	res, err := s.eng.QueueCreate(ctx, &engine.QueueCreateParams{
-		Key: key, Attributes: set, Tags: in.Tags, Now: s.clock.Now(),
+		Key: key, FIFO: fifo, Attributes: set, Tags: in.Tags, Now: s.clock.Now(),
 		DeletedCooldown: max(s.opts.DeleteCooldown, 0),
 	})
 	if errors.Is(err, engine.ErrQueueDeletedRecently) {
@@ -237,9 +237,9 @@ func (s *Service) CreateQueue(ctx context.Context, c *Caller, in *CreateQueueInp
 	return &CreateQueueOutput{QueueUrl: c.queueURL(key)}, nil
 }
 
-// checkRedriveTarget checks that a RedrivePolicy's dead-letter queue exists and is of the same
-// type as the source.
-func (s *Service) checkRedriveTarget(ctx context.Context, c *Caller, set map[string]string, fifo bool) error {
+// checkRedriveTarget checks that a RedrivePolicy's dead-letter queue exists, is of the same
+// type as the source queue, and that its RedriveAllowPolicy lets source use it.
+func (s *Service) checkRedriveTarget(ctx context.Context, c *Caller, source engine.QueueKey, set map[string]string, fifo bool) error {
 	v, ok := set[AttrRedrivePolicy]
 	if !ok {
 		return nil
@@ -251,11 +251,11 @@ func (s *Service) checkRedriveTarget(ctx context.Context, c *Caller, set map[str
 	bad := func(reason string) error {
 		return newErr(ErrInvalidParameterValue, "Value %s for parameter RedrivePolicy is invalid. Reason: %s", v, reason)
 	}
-	parts := strings.Split(rp.DeadLetterTargetArn, ":")
-	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "sqs" {
+	target, ok := parseQueueArn(rp.DeadLetterTargetArn)
+	if !ok {
 		return bad("Invalid value for deadLetterTargetArn.")
 	}
-	dlq, err := s.eng.QueueGet(ctx, &engine.QueueGetParams{Key: engine.QueueKey{Account: parts[4], Name: parts[5]}})
+	dlq, err := s.eng.QueueGet(ctx, &engine.QueueGetParams{Key: target})
 	if errors.Is(err, engine.ErrQueueNotFound) {
 		return bad("Dead letter target does not exist.")
 	}
@@ -267,6 +267,9 @@ func (s *Service) checkRedriveTarget(ctx context.Context, c *Caller, set map[str
 			return bad("Dead-letter target must be a FIFO queue too.")
 		}
 		return bad("Dead-letter target must be a standard queue too.")
+	}
+	if !redriveAllows(dlq.Attributes[AttrRedriveAllowPolicy], source) {
+		return bad("Dead-letter queue's redrive allow policy doesn't allow this source queue.")
 	}
 	// Store the count as a JSON number, as SQS does.
 	set[AttrRedrivePolicy] = fmt.Sprintf(`{"deadLetterTargetArn":%q,"maxReceiveCount":%d}`, rp.DeadLetterTargetArn, rp.MaxReceiveCount)
@@ -429,7 +432,7 @@ func (s *Service) SetQueueAttributes(ctx context.Context, c *Caller, in *SetQueu
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkRedriveTarget(ctx, c, set, fifo); err != nil {
+	if err := s.checkRedriveTarget(ctx, c, q.Key, set, fifo); err != nil {
 		return nil, err
 	}
 	if _, ok := in.Attributes[AttrKmsMasterKeyId]; ok && in.Attributes[AttrKmsMasterKeyId] == "" {

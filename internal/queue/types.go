@@ -250,3 +250,77 @@ type ChangeMessageVisibilityBatchOutput struct {
 
 // ChangeMessageVisibilityBatchResultEntry is a successful entry of ChangeMessageVisibilityBatch.
 type ChangeMessageVisibilityBatchResultEntry = batchIDEntry
+
+// AddPermissionInput is the input of AddPermission.
+type AddPermissionInput struct {
+	QueueUrl      string   `json:"QueueUrl" query:"QueueUrl"`
+	Label         string   `json:"Label" query:"Label"`
+	AWSAccountIds []string `json:"AWSAccountIds" query:"AWSAccountId,list"`
+	Actions       []string `json:"Actions" query:"ActionName,list"`
+}
+
+// RemovePermissionInput is the input of RemovePermission.
+type RemovePermissionInput struct {
+	QueueUrl string `json:"QueueUrl" query:"QueueUrl"`
+	Label    string `json:"Label" query:"Label"`
+}
+
+// ListDeadLetterSourceQueuesInput is the input of ListDeadLetterSourceQueues.
+type ListDeadLetterSourceQueuesInput struct {
+	QueueUrl   string `json:"QueueUrl" query:"QueueUrl"`
+	MaxResults *int32 `json:"MaxResults" query:"MaxResults"`
+	NextToken  string `json:"NextToken" query:"NextToken"`
+}
+
+// ListDeadLetterSourceQueuesOutput is the output of ListDeadLetterSourceQueues. The JSON member
+// is lowercase queueUrls, and it is required (present even when empty).
+type ListDeadLetterSourceQueuesOutput struct {
+	QueueUrls []string `json:"queueUrls" query:"QueueUrl,list"`
+	NextToken string   `json:"NextToken,omitempty" query:"NextToken"`
+}
+
+// StartMessageMoveTaskInput is the input of StartMessageMoveTask.
+type StartMessageMoveTaskInput struct {
+	SourceArn                    string `json:"SourceArn" query:"SourceArn"`
+	DestinationArn               string `json:"DestinationArn" query:"DestinationArn"`
+	MaxNumberOfMessagesPerSecond *int32 `json:"MaxNumberOfMessagesPerSecond" query:"MaxNumberOfMessagesPerSecond"`
+}
+
+// StartMessageMoveTaskOutput is the output of StartMessageMoveTask.
+type StartMessageMoveTaskOutput struct {
+	TaskHandle string `json:"TaskHandle" query:"TaskHandle"`
+}
+
+// CancelMessageMoveTaskInput is the input of CancelMessageMoveTask.
+type CancelMessageMoveTaskInput struct {
+	TaskHandle string `json:"TaskHandle" query:"TaskHandle"`
+}
+
+// CancelMessageMoveTaskOutput is the output of CancelMessageMoveTask.
+type CancelMessageMoveTaskOutput struct {
+	ApproximateNumberOfMessagesMoved int64 `json:"ApproximateNumberOfMessagesMoved" query:"ApproximateNumberOfMessagesMoved"`
+}
+
+// ListMessageMoveTasksInput is the input of ListMessageMoveTasks.
+type ListMessageMoveTasksInput struct {
+	SourceArn  string `json:"SourceArn" query:"SourceArn"`
+	MaxResults *int32 `json:"MaxResults" query:"MaxResults"`
+}
+
+// ListMessageMoveTasksOutput is the output of ListMessageMoveTasks.
+type ListMessageMoveTasksOutput struct {
+	Results []ListMessageMoveTasksResultEntry `json:"Results,omitempty" query:"ListMessageMoveTasksResultEntry,list"`
+}
+
+// ListMessageMoveTasksResultEntry describes one move task.
+type ListMessageMoveTasksResultEntry struct {
+	TaskHandle                        string `json:"TaskHandle,omitempty" query:"TaskHandle"`
+	Status                            string `json:"Status" query:"Status"`
+	SourceArn                         string `json:"SourceArn" query:"SourceArn"`
+	DestinationArn                    string `json:"DestinationArn,omitempty" query:"DestinationArn"`
+	MaxNumberOfMessagesPerSecond      *int32 `json:"MaxNumberOfMessagesPerSecond,omitempty" query:"MaxNumberOfMessagesPerSecond"`
+	ApproximateNumberOfMessagesMoved  int64  `json:"ApproximateNumberOfMessagesMoved" query:"ApproximateNumberOfMessagesMoved"`
+	ApproximateNumberOfMessagesToMove *int64 `json:"ApproximateNumberOfMessagesToMove,omitempty" query:"ApproximateNumberOfMessagesToMove"`
+	FailureReason                     string `json:"FailureReason,omitempty" query:"FailureReason"`
+	StartedTimestamp                  int64  `json:"StartedTimestamp" query:"StartedTimestamp"`
+}

@@ -103,7 +103,6 @@ func TestBadInput(t *testing.T) {
 			{"wrong type int", "ReceiveMessage", `{"QueueUrl":"` + qurl + `","MaxNumberOfMessages":"ten"}`, 400, "SerializationException"},
 			{"trailing garbage", "ListQueues", `{} {}`, 400, "SerializationException"},
 			{"unknown action", "FooBar", `{}`, 400, "UnknownOperationException"},
-			{"not yet", "ListDeadLetterSourceQueues", `{"QueueUrl":"` + qurl + `"}`, 400, "AWS.SimpleQueueService.UnsupportedOperation"},
 			{"missing name", "CreateQueue", `{}`, 400, "MissingParameter"},
 			{"missing url", "SendMessage", `{"MessageBody":"x"}`, 400, "MissingParameter"},
 			{"missing body", "SendMessage", `{"QueueUrl":"` + qurl + `"}`, 400, "MissingParameter"},

@@ -21,6 +21,7 @@ import (
 //	0x03 <queue id:8> <seq:8>    state record: msgindex.State, fixed 45 bytes (appendState)
 //	0x04 <queue id:8>            the queue's next message sequence (8 bytes)
 //	0x05 <account> 0x00 <name>   tombstone of a deleted queue: deletion time, Unix ms (8 bytes)
+//	0x06 <queue id:8> <key>      deduplication key: seq (8), expiry Unix ms (8), message id
 //
 // "\x00next-queue-id" holds the next queue id (8 bytes), so that ids are never reused.
 //
@@ -35,7 +36,29 @@ const (
 	prefixState   byte = 0x03
 	prefixNextSeq byte = 0x04
 	prefixTomb    byte = 0x05
+	prefixDedup   byte = 0x06
 )
+
+// dedupKey returns the key of a deduplication record.
+func dedupKey(qid uint64, key string) []byte {
+	k := make([]byte, 9, 9+len(key))
+	k[0] = prefixDedup
+	binary.BigEndian.PutUint64(k[1:], qid)
+	return append(k, key...)
+}
+
+func appendDedup(dst []byte, seq uint64, until int64, messageID string) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, seq)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(until))
+	return append(dst, messageID...)
+}
+
+func decodeDedup(k, v []byte) (qid uint64, key string, seq uint64, until int64, messageID string, err error) {
+	if len(k) < 9 || len(v) < 16 {
+		return 0, "", 0, 0, "", corruptf("deduplication record %x", k)
+	}
+	return binary.BigEndian.Uint64(k[1:]), string(k[9:]), binary.BigEndian.Uint64(v), int64(binary.BigEndian.Uint64(v[8:])), string(v[16:]), nil
+}
 
 // nextQueueIDKey is the metadata key of the next queue id.
 var nextQueueIDKey = []byte("\x00next-queue-id")
@@ -152,6 +175,7 @@ type queueRecord struct {
 	Tags       map[string]string `json:"tags,omitempty"`
 	CreatedAt  time.Time         `json:"created_at"`
 	ModifiedAt time.Time         `json:"modified_at"`
+	FIFO       bool              `json:"fifo,omitempty"`
 }
 
 const queueRecordVersion = 1
@@ -166,6 +190,7 @@ func encodeQueue(q *engine.Queue) ([]byte, error) {
 		Tags:       q.Tags,
 		CreatedAt:  q.CreatedAt,
 		ModifiedAt: q.ModifiedAt,
+		FIFO:       q.FIFO,
 	})
 }
 
@@ -184,12 +209,13 @@ func decodeQueue(v []byte) (*engine.Queue, error) {
 		Tags:       r.Tags,
 		CreatedAt:  r.CreatedAt,
 		ModifiedAt: r.ModifiedAt,
+		FIFO:       r.FIFO,
 	}, nil
 }
 
 // State records: a version byte, then the fields of msgindex.State except Seq (which is in the
 // key), big-endian: SentAt, VisibleAt, ReceivedAt, FirstReceiveAt (int64 Unix ms), Token
-// (uint64), ReceiveCount (uint32).
+// (uint64), ReceiveCount (uint32), then Group as a uvarint length and its bytes.
 const (
 	stateVersion = 1
 	stateLen     = 1 + 5*8 + 4
@@ -203,18 +229,27 @@ func appendState(dst []byte, st *msgindex.State) []byte {
 	dst = binary.BigEndian.AppendUint64(dst, uint64(st.FirstReceiveAt))
 	dst = binary.BigEndian.AppendUint64(dst, st.Token)
 	dst = binary.BigEndian.AppendUint32(dst, st.ReceiveCount)
-	return dst
+	return appendString(dst, st.Group)
 }
 
 func decodeState(seq uint64, v []byte) (msgindex.State, error) {
-	if len(v) != stateLen {
-		return msgindex.State{}, corruptf("state record of %d bytes, want %d", len(v), stateLen)
+	if len(v) < stateLen+1 {
+		return msgindex.State{}, corruptf("state record of %d bytes, want at least %d", len(v), stateLen+1)
 	}
 	if v[0] != stateVersion {
 		return msgindex.State{}, corruptf("state record version %d (this sluice reads %d)", v[0], stateVersion)
 	}
 	be := binary.BigEndian
+	d := decoder{buf: v[stateLen:]}
+	group := d.string("group")
+	if d.err == nil && len(d.buf) > 0 {
+		d.fail("%d trailing bytes", len(d.buf))
+	}
+	if d.err != nil {
+		return msgindex.State{}, fmt.Errorf("state record: %w", d.err)
+	}
 	return msgindex.State{
+		Group:          group,
 		Seq:            seq,
 		SentAt:         int64(be.Uint64(v[1:])),
 		VisibleAt:      int64(be.Uint64(v[9:])),
@@ -233,6 +268,7 @@ func decodeState(seq uint64, v []byte) (msgindex.State, error) {
 //	SenderID      string
 //	GroupID       string
 //	DedupID       string
+//	DLQSourceArn  string
 //	SentAt        time
 //	Attributes    attrs
 //	SystemAttrs   attrs
@@ -258,6 +294,7 @@ func appendMessage(dst []byte, m *engine.Message) []byte {
 	dst = appendString(dst, m.SenderID)
 	dst = appendString(dst, m.GroupID)
 	dst = appendString(dst, m.DeduplicationID)
+	dst = appendString(dst, m.DeadLetterSourceArn)
 	dst = appendTime(dst, m.SentAt)
 	dst = appendAttrs(dst, m.Attributes)
 	dst = appendAttrs(dst, m.SystemAttributes)
@@ -460,6 +497,7 @@ func decodeMessage(v []byte) (*engine.Message, error) {
 	m.SenderID = d.string("sender id")
 	m.GroupID = d.string("group id")
 	m.DeduplicationID = d.string("deduplication id")
+	m.DeadLetterSourceArn = d.string("dead-letter source arn")
 	m.SentAt = d.time("sent time")
 	m.Attributes = d.attrs("attributes")
 	m.SystemAttributes = d.attrs("system attributes")

@@ -138,17 +138,18 @@ func TestStateCodecRoundTrip(t *testing.T) {
 		{Seq: 1},
 		{Seq: 1<<64 - 1, SentAt: 1, VisibleAt: -2, ReceivedAt: 1 << 62, FirstReceiveAt: -1 << 63,
 			Token: 1<<64 - 1, ReceiveCount: 1<<32 - 1},
+		{Seq: 3, Group: "tenant-42"},
 	}
 	for _, st := range states {
 		enc := appendState(nil, &st)
-		if len(enc) != stateLen {
-			t.Fatalf("encoded state is %d bytes, want %d", len(enc), stateLen)
+		if len(enc) != stateLen+1+len(st.Group) {
+			t.Fatalf("encoded state is %d bytes, want %d", len(enc), stateLen+1+len(st.Group))
 		}
 		got, err := decodeState(st.Seq, enc)
 		if err != nil || got != st {
 			t.Fatalf("round trip: got %+v, %v; want %+v", got, err, st)
 		}
-		if _, err := decodeState(st.Seq, enc[:stateLen-1]); !errors.Is(err, ErrCorrupt) {
+		if _, err := decodeState(st.Seq, enc[:len(enc)-1]); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("truncated state: err = %v, want ErrCorrupt", err)
 		}
 		bad := slices.Clone(enc)
@@ -163,6 +164,7 @@ func TestQueueCodecRoundTrip(t *testing.T) {
 	q := &engine.Queue{
 		ID:         7,
 		Key:        engine.QueueKey{Account: "000000000000", Name: "orders.fifo"},
+		FIFO:       true,
 		Attributes: map[string]string{"FifoQueue": "true", "VisibilityTimeout": "30"},
 		Tags:       map[string]string{"team": "x"},
 		CreatedAt:  time.Date(2030, 1, 2, 3, 4, 5, 6, time.UTC),

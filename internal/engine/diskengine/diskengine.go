@@ -274,6 +274,16 @@ func (s *Store) Load(ctx context.Context, l *indexed.Loader) error {
 			}
 			return nil
 		}},
+		{"deduplication keys", prefixDedup, func(k, v []byte) error {
+			qid, key, seq, until, id, err := decodeDedup(k, v)
+			if err != nil {
+				return err
+			}
+			if l.Dedup != nil {
+				l.Dedup(indexed.Dedup{QueueID: qid, Key: key, Seq: seq, Until: time.UnixMilli(until), MessageID: id})
+			}
+			return nil
+		}},
 		{"tombstones", prefixTomb, func(k, v []byte) error {
 			key, err := parseTombKey(k)
 			if err != nil {
@@ -417,7 +427,7 @@ func (s *Store) build(pb *pebble.Batch, b *indexed.Batch) error {
 	for _, qid := range b.DeletedQueues {
 		keep(pb.Delete(queueKey(qid), nil))
 		keep(pb.Delete(nextSeqKey(qid), nil))
-		for _, p := range [...]byte{prefixMessage, prefixState} {
+		for _, p := range [...]byte{prefixMessage, prefixState, prefixDedup} {
 			lo, hi := queueSpan(p, qid)
 			keep(pb.DeleteRange(lo, hi, nil))
 		}
@@ -448,6 +458,14 @@ func (s *Store) build(pb *pebble.Batch, b *indexed.Batch) error {
 			lo, _ := queueSpan(prefix, p.QueueID)
 			keep(pb.DeleteRange(lo, msgKey(prefix, p.QueueID, p.Seq), nil))
 		}
+		lo, hi := queueSpan(prefixDedup, p.QueueID)
+		keep(pb.DeleteRange(lo, hi, nil))
+	}
+	for _, d := range b.DeletedDedups {
+		keep(pb.Delete(dedupKey(d.QueueID, d.Key), nil))
+	}
+	for _, d := range b.Dedups {
+		keep(pb.Set(dedupKey(d.QueueID, d.Key), appendDedup(nil, d.Seq, d.Until.UnixMilli(), d.MessageID), nil))
 	}
 	for _, n := range b.NextSeqs {
 		keep(pb.Set(nextSeqKey(n.QueueID), binary.BigEndian.AppendUint64(nil, n.Seq), nil))

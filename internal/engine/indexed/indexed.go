@@ -38,7 +38,8 @@ type Engine struct {
 }
 
 type queueState struct {
-	id uint64
+	id   uint64
+	fifo bool
 
 	mu          sync.Mutex
 	meta        *engine.Queue   // guarded by mu (copy-on-write: never mutated after publication)
@@ -47,6 +48,55 @@ type queueState struct {
 	purgedBelow uint64          // guarded by mu: sends with a lower seq that land late are dropped
 	lastPurge   time.Time       // guarded by mu
 	deleted     bool            // guarded by mu
+	// pubs are written batches of new messages waiting to enter the index, in sequence order:
+	// a message becomes receivable only once it is durable and every earlier one has entered.
+	pubs []*publication // guarded by mu
+	// dedup maps deduplication keys to the message first sent with them; dedupOrder lists the
+	// keys by expiry for pruning.
+	dedup      map[string]*dedupEntry // guarded by mu
+	dedupOrder []dedupExpiry          // guarded by mu
+	// attempts remembers receive attempts by ReceiveRequestAttemptId (in memory only).
+	attempts map[string]*attempt // guarded by mu
+}
+
+// publication is a batch of new messages written to the store and not yet in the index.
+type publication struct {
+	entries   []msgindex.State
+	dedupKeys []string // keys whose dedupEntry points here
+	done      bool
+	failed    bool
+	ch        chan struct{} // closed when the publication is resolved
+}
+
+type dedupEntry struct {
+	messageID string
+	seq       uint64
+	until     int64
+	pub       *publication // nil once published
+}
+
+type dedupExpiry struct {
+	key   string
+	until int64
+}
+
+type attempt struct {
+	until    int64
+	receipts []engine.Receipt
+}
+
+func newQueueState(q *engine.Queue) *queueState {
+	qs := &queueState{id: q.ID, fifo: q.FIFO, meta: q, nextSeq: 1,
+		dedup: map[string]*dedupEntry{}, attempts: map[string]*attempt{}}
+	qs.idx = qs.newIndex()
+	return qs
+}
+
+func (qs *queueState) newIndex() *msgindex.Index {
+	if qs.fifo {
+		return msgindex.NewFIFO()
+	}
+	return msgindex.New()
 }
 
 var _ engine.Engine = (*Engine)(nil)
@@ -63,9 +113,10 @@ func New(ctx context.Context, store Store) (*Engine, error) {
 	var orphans []MessageRef
 	nextSeqs := map[uint64]uint64{}
 	var tombs []Tombstone
+	var dedups []Dedup
 	err := store.Load(ctx, &Loader{
 		Queue: func(q *engine.Queue) {
-			qs := &queueState{id: q.ID, meta: q, idx: msgindex.New(), nextSeq: 1}
+			qs := newQueueState(q)
 			e.byKey[q.Key] = qs
 			e.byID[q.ID] = qs
 			e.nextQID = max(e.nextQID, q.ID+1)
@@ -82,6 +133,7 @@ func New(ctx context.Context, store Store) (*Engine, error) {
 		NextSeq:     func(qid, next uint64) { nextSeqs[qid] = next },
 		NextQueueID: func(next uint64) { e.nextQID = max(e.nextQID, next) },
 		Tombstone:   func(t Tombstone) { tombs = append(tombs, t) },
+		Dedup:       func(d Dedup) { dedups = append(dedups, d) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("loading store: %w", err)
@@ -93,6 +145,14 @@ func New(ctx context.Context, store Store) (*Engine, error) {
 	}
 	for _, t := range tombs {
 		e.tombstones[t.Key] = t.DeletedAt
+	}
+	slices.SortFunc(dedups, func(a, b Dedup) int { return a.Until.Compare(b.Until) })
+	for _, d := range dedups {
+		if qs := e.byID[d.QueueID]; qs != nil {
+			until := ms(d.Until)
+			qs.dedup[d.Key] = &dedupEntry{messageID: d.MessageID, seq: d.Seq, until: until}
+			qs.dedupOrder = append(qs.dedupOrder, dedupExpiry{key: d.Key, until: until})
+		}
 	}
 	if len(orphans) > 0 {
 		if err := e.apply(ctx, &Batch{Deleted: orphans}); err != nil {
@@ -217,6 +277,7 @@ func (e *Engine) QueueCreate(ctx context.Context, p *engine.QueueCreateParams) (
 	q := &engine.Queue{
 		ID:         e.nextQID,
 		Key:        p.Key,
+		FIFO:       p.FIFO,
 		Attributes: cloneMap(p.Attributes),
 		Tags:       cloneMap(p.Tags),
 		CreatedAt:  p.Now,
@@ -230,7 +291,7 @@ func (e *Engine) QueueCreate(ctx context.Context, p *engine.QueueCreateParams) (
 		return nil, fmt.Errorf("storing queue: %w", err)
 	}
 	e.nextQID++
-	qs := &queueState{id: q.ID, meta: q, idx: msgindex.New(), nextSeq: 1}
+	qs := newQueueState(q)
 	e.byKey[p.Key] = qs
 	e.byID[q.ID] = qs
 	delete(e.tombstones, p.Key)
@@ -270,7 +331,8 @@ func (e *Engine) QueueDelete(ctx context.Context, p *engine.QueueDeleteParams) e
 	wait, err := e.store.Apply(ctx, b)
 	if err == nil {
 		qs.deleted = true
-		qs.idx = msgindex.New()
+		qs.idx = qs.newIndex()
+		qs.dedup, qs.dedupOrder = map[string]*dedupEntry{}, nil
 	}
 	qs.mu.Unlock()
 	if err == nil {
@@ -397,10 +459,12 @@ func (e *Engine) QueuePurge(ctx context.Context, p *engine.QueuePurgeParams) err
 		return fmt.Errorf("queue %s: %w", p.Key.Name, engine.ErrPurgeInProgress)
 	}
 	// The index forgets the messages first; if the store refuses the purge it is restored.
-	saved, savedBelow, savedPurge := qs.idx, qs.purgedBelow, qs.lastPurge
-	qs.idx, qs.purgedBelow, qs.lastPurge = msgindex.New(), qs.nextSeq, p.Now
+	saved, savedBelow, savedPurge, savedDedup, savedOrder := qs.idx, qs.purgedBelow, qs.lastPurge, qs.dedup, qs.dedupOrder
+	qs.idx, qs.purgedBelow, qs.lastPurge = qs.newIndex(), qs.nextSeq, p.Now
+	qs.dedup, qs.dedupOrder = map[string]*dedupEntry{}, nil
 	err = e.commitUnlock(ctx, qs, &Batch{Sync: true, Purges: []MessageRef{{QueueID: qs.id, Seq: qs.nextSeq}}}, func() {
 		qs.idx, qs.purgedBelow, qs.lastPurge = saved, savedBelow, savedPurge
+		qs.dedup, qs.dedupOrder = savedDedup, savedOrder
 	})
 	if err != nil {
 		return fmt.Errorf("purging: %w", err)
@@ -458,35 +522,210 @@ func (e *Engine) MessageSend(ctx context.Context, p *engine.MessageSendParams) (
 	if err != nil {
 		return nil, err
 	}
-	b := &Batch{Sync: true, Messages: make([]NewMessage, len(p.Entries))}
-	first := qs.nextSeq
+	now := ms(p.Now)
+	res := &engine.MessageSendResult{Entries: make([]engine.SentMessage, len(p.Entries))}
+	b := &Batch{Sync: true}
+	qs.pruneDedup(now, b)
+	pub := &publication{ch: make(chan struct{})}
+	var waitFor []*publication // earlier publications that duplicates refer to
+	added := map[string]bool{}
 	for i, ent := range p.Entries {
-		st := msgindex.State{Seq: first + uint64(i), SentAt: ms(ent.Message.SentAt)}
+		if ent.DedupKey != "" {
+			if d := qs.dedup[ent.DedupKey]; d != nil && d.until > now {
+				res.Entries[i] = engine.SentMessage{Seq: d.seq, Duplicate: true, MessageID: d.messageID}
+				if d.pub != nil && d.pub != pub {
+					waitFor = append(waitFor, d.pub)
+				}
+				continue
+			}
+		}
+		st := msgindex.State{Seq: qs.nextSeq, SentAt: ms(ent.Message.SentAt), Group: ent.Message.GroupID}
+		qs.nextSeq++
 		if ent.VisibleAt.After(ent.Message.SentAt) {
 			st.VisibleAt = ms(ent.VisibleAt)
 		}
-		b.Messages[i] = NewMessage{QueueID: qs.id, Message: ent.Message, State: st}
-	}
-	b.NextSeqs = []MessageRef{{QueueID: qs.id, Seq: first + uint64(len(p.Entries))}}
-	// The sequences are taken even if the write fails: a failed batch may still have been
-	// partly synced, and sequences are never reused.
-	qs.nextSeq += uint64(len(p.Entries))
-	if err := e.commitUnlock(ctx, qs, b, nil); err != nil {
-		return nil, fmt.Errorf("storing messages: %w", err)
-	}
-	// Only now, durable, do the messages become receivable. A purge or queue deletion applied
-	// meanwhile has already deleted them from the store.
-	qs.mu.Lock()
-	defer qs.mu.Unlock()
-	if qs.deleted {
-		return nil, fmt.Errorf("queue id %d: %w", p.QueueID, engine.ErrQueueNotFound)
-	}
-	for _, m := range b.Messages {
-		if m.State.Seq >= qs.purgedBelow {
-			qs.idx.Add(&msgindex.Entry{State: m.State})
+		b.Messages = append(b.Messages, NewMessage{QueueID: qs.id, Message: ent.Message, State: st})
+		pub.entries = append(pub.entries, st)
+		res.Entries[i] = engine.SentMessage{Seq: st.Seq, MessageID: ent.Message.ID}
+		if ent.DedupKey != "" {
+			until := ms(p.DedupUntil)
+			qs.dedup[ent.DedupKey] = &dedupEntry{messageID: ent.Message.ID, seq: st.Seq, until: until, pub: pub}
+			pub.dedupKeys = append(pub.dedupKeys, ent.DedupKey)
+			qs.dedupOrder = append(qs.dedupOrder, dedupExpiry{key: ent.DedupKey, until: until})
+			b.Dedups = append(b.Dedups, Dedup{QueueID: qs.id, Key: ent.DedupKey, MessageID: ent.Message.ID, Seq: st.Seq, Until: p.DedupUntil})
+			added[ent.DedupKey] = true
 		}
 	}
-	return &engine.MessageSendResult{}, nil
+	if len(b.Messages) > 0 {
+		b.NextSeqs = []MessageRef{{QueueID: qs.id, Seq: qs.nextSeq}}
+	}
+	// Sequences are taken even if the write fails: a failed batch may still have been partly
+	// synced, and sequences are never reused.
+	var wait func() error
+	if !b.Empty() {
+		wait, err = e.store.Apply(ctx, b)
+		if err != nil {
+			for k := range added {
+				delete(qs.dedup, k)
+			}
+			qs.mu.Unlock()
+			return nil, fmt.Errorf("storing messages: %w", err)
+		}
+	}
+	if len(pub.entries) > 0 {
+		qs.pubs = append(qs.pubs, pub)
+	}
+	qs.mu.Unlock()
+	if wait != nil {
+		err = wait()
+	}
+	if len(pub.entries) > 0 {
+		qs.mu.Lock()
+		pub.done, pub.failed = true, err != nil
+		qs.flushPublications()
+		qs.mu.Unlock()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storing messages: %w", err)
+	}
+	// A duplicate is acknowledged only once the message it duplicates is.
+	for _, w := range waitFor {
+		select {
+		case <-w.ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if w.failed {
+			return nil, fmt.Errorf("storing the message this one duplicates failed: %w", engine.ErrMessageNotFound)
+		}
+	}
+	return res, nil
+}
+
+// flushPublications moves resolved publications at the head of the line into the index.
+func (qs *queueState) flushPublications() {
+	for len(qs.pubs) > 0 && qs.pubs[0].done {
+		pub := qs.pubs[0]
+		qs.pubs[0] = nil
+		qs.pubs = qs.pubs[1:]
+		if !pub.failed && !qs.deleted {
+			for _, st := range pub.entries {
+				if st.Seq >= qs.purgedBelow {
+					qs.idx.Add(&msgindex.Entry{State: st})
+				}
+			}
+		}
+		for _, k := range pub.dedupKeys {
+			if d := qs.dedup[k]; d != nil && d.pub == pub {
+				d.pub = nil
+			}
+		}
+		close(pub.ch)
+	}
+}
+
+// pruneDedup forgets deduplication keys that expired by now, and deletes them from the store
+// with b.
+func (qs *queueState) pruneDedup(now int64, b *Batch) {
+	n := 0
+	for n < len(qs.dedupOrder) && qs.dedupOrder[n].until <= now {
+		x := qs.dedupOrder[n]
+		if d := qs.dedup[x.key]; d != nil && d.until == x.until {
+			delete(qs.dedup, x.key)
+			b.DeletedDedups = append(b.DeletedDedups, DedupRef{QueueID: qs.id, Key: x.key})
+		}
+		n++
+	}
+	if n > 0 {
+		qs.dedupOrder = append(qs.dedupOrder[:0], qs.dedupOrder[n:]...)
+	}
+}
+
+// lockQueues locks the live queues of ids in id order (so that two operations over the same
+// queues cannot deadlock); unlock releases them. A missing queue fails the call unless optional
+// says which ids may be missing (they are then left out).
+func (e *Engine) lockQueues(ids []uint64, optional map[uint64]bool) (map[uint64]*queueState, func(), error) {
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+	e.mu.RLock()
+	var qss []*queueState
+	for _, id := range sorted {
+		qs := e.byID[id]
+		if qs == nil {
+			if optional[id] {
+				continue
+			}
+			e.mu.RUnlock()
+			return nil, nil, fmt.Errorf("queue id %d: %w", id, engine.ErrQueueNotFound)
+		}
+		qss = append(qss, qs)
+	}
+	e.mu.RUnlock()
+	out := make(map[uint64]*queueState, len(qss))
+	var locked []*queueState
+	unlock := func() {
+		for _, qs := range locked {
+			qs.mu.Unlock()
+		}
+	}
+	for _, qs := range qss {
+		qs.mu.Lock()
+		locked = append(locked, qs)
+		if qs.deleted {
+			if optional[qs.id] {
+				continue
+			}
+			unlock()
+			return nil, nil, fmt.Errorf("queue id %d: %w", qs.id, engine.ErrQueueNotFound)
+		}
+		out[qs.id] = qs
+	}
+	return out, unlock, nil
+}
+
+// transfer moves ent out of src into dst as a new message (same id, body and attributes) with
+// the given state changes, adding the writes to b and a publication to pubs.
+func (e *Engine) transfer(src, dst *queueState, ent *msgindex.Entry, m *engine.Message,
+	st msgindex.State, b *Batch, pubs map[*queueState]*publication) {
+	src.idx.Remove(ent.Seq)
+	b.Deleted = append(b.Deleted, MessageRef{QueueID: src.id, Seq: ent.Seq})
+	st.Seq = dst.nextSeq
+	dst.nextSeq++
+	b.Messages = append(b.Messages, NewMessage{QueueID: dst.id, Message: m, State: st})
+	b.NextSeqs = append(b.NextSeqs, MessageRef{QueueID: dst.id, Seq: dst.nextSeq})
+	pub := pubs[dst]
+	if pub == nil {
+		pub = &publication{ch: make(chan struct{})}
+		pubs[dst] = pub
+	}
+	pub.entries = append(pub.entries, st)
+}
+
+// commitMove applies a batch built under the locks of several queues, registers its
+// publications, unlocks, waits, and publishes.
+func (e *Engine) commitMove(ctx context.Context, b *Batch, pubs map[*queueState]*publication, unlock func()) error {
+	if b.Empty() {
+		unlock()
+		return nil
+	}
+	wait, err := e.store.Apply(ctx, b)
+	if err != nil {
+		unlock()
+		return err
+	}
+	for qs, pub := range pubs {
+		qs.pubs = append(qs.pubs, pub)
+	}
+	unlock()
+	err = wait()
+	for qs, pub := range pubs {
+		qs.mu.Lock()
+		pub.done, pub.failed = true, err != nil
+		qs.flushPublications()
+		qs.mu.Unlock()
+	}
+	return err
 }
 
 // MessageReceive implements engine.Engine.
@@ -496,50 +735,90 @@ func (e *Engine) MessageReceive(ctx context.Context, p *engine.MessageReceivePar
 		return nil, err
 	}
 	defer done()
-	qs, err := e.lockLive(p.QueueID)
+	ids := []uint64{p.QueueID}
+	dl := p.DeadLetter
+	if dl != nil && dl.QueueID != p.QueueID {
+		ids = append(ids, dl.QueueID)
+	} else {
+		dl = nil
+	}
+	var optional map[uint64]bool
+	if dl != nil {
+		optional = map[uint64]bool{dl.QueueID: true}
+	}
+	locked, unlock, err := e.lockQueues(ids, optional)
 	if err != nil {
 		return nil, err
+	}
+	qs := locked[p.QueueID]
+	var dlq *queueState
+	if dl != nil {
+		dlq = locked[dl.QueueID] // nil if the dead-letter queue is gone: messages stay
 	}
 	now, vis := ms(p.Now), ms(p.VisibleAt)
 	b := &Batch{Sync: true}
 	res := &engine.MessageReceiveResult{}
+	pubs := map[*queueState]*publication{}
 	qs.expireLocked(p.RetentionCutoff, b)
 	qs.idx.Promote(now)
-	_, inFlight, _ := qs.idx.Counts()
-	if p.MaxInFlight > 0 && inFlight >= p.MaxInFlight {
-		qs.mu.Unlock()
-		return nil, fmt.Errorf("queue id %d: %w", p.QueueID, engine.ErrInFlightLimit)
-	}
+
 	var taken []msgindex.State
-	for len(taken) < p.Max {
-		ent := qs.idx.PeekReady()
-		if ent == nil {
-			break
+	if p.AttemptID != "" {
+		taken = qs.retryAttempt(p.AttemptID, now, vis, b)
+	}
+	if taken == nil {
+		_, inFlight, _ := qs.idx.Counts()
+		if p.MaxInFlight > 0 && inFlight >= p.MaxInFlight {
+			unlock()
+			return nil, fmt.Errorf("queue id %d: %w", p.QueueID, engine.ErrInFlightLimit)
 		}
-		qs.idx.Receive(ent, now, vis, newToken())
-		taken = append(taken, ent.State)
-		b.States = append(b.States, QueueState{QueueID: qs.id, State: ent.State})
+		var last *msgindex.Entry
+		for len(taken) < p.Max {
+			var ent *msgindex.Entry
+			if last != nil {
+				ent = qs.idx.NextInGroup(last)
+			}
+			if ent == nil {
+				ent = qs.idx.PeekReady()
+			}
+			if ent == nil {
+				break
+			}
+			if dlq != nil && int(ent.ReceiveCount) >= dl.MaxReceiveCount {
+				m, err := e.store.Message(ctx, qs.id, ent.Seq)
+				if err != nil {
+					unlock()
+					return nil, fmt.Errorf("reading a message to dead-letter: %w", err)
+				}
+				moved := *m
+				moved.DeadLetterSourceArn = dl.SourceArn
+				st := msgindex.State{SentAt: ent.SentAt, ReceiveCount: ent.ReceiveCount,
+					FirstReceiveAt: ent.FirstReceiveAt, ReceivedAt: ent.ReceivedAt, Group: ent.Group}
+				if dl.ResetSentAt {
+					st.SentAt = now
+					moved.SentAt = p.Now
+				}
+				e.transfer(qs, dlq, ent, &moved, st, b, pubs)
+				res.DeadLettered++
+				continue
+			}
+			qs.idx.Receive(ent, now, vis, newToken())
+			taken = append(taken, ent.State)
+			b.States = append(b.States, QueueState{QueueID: qs.id, State: ent.State})
+			last = ent
+		}
+		if p.AttemptID != "" && len(taken) > 0 {
+			qs.rememberAttempt(p.AttemptID, ms(p.AttemptUntil), now, taken)
+		}
 	}
 	if len(taken) == 0 {
 		res.NextVisibleAt = fromMS(qs.idx.NextVisibleAt())
 	}
-	wait := func() error { return nil }
-	if !b.Empty() {
-		wait, err = e.store.Apply(ctx, b)
-		if err != nil {
-			// Nobody holds these receipts: make the messages visible again.
-			for _, st := range taken {
-				if cur := qs.idx.Get(st.Seq); cur != nil && cur.Token == st.Token {
-					qs.idx.SetVisibleAt(cur, now)
-				}
-			}
-		}
-	}
-	qs.mu.Unlock()
-	if err != nil {
+	if err := e.commitMove(ctx, b, pubs, unlock); err != nil {
+		// A failed receive leaves the messages in flight under receipts nobody holds; they
+		// become visible again when their timeout ends.
 		return nil, fmt.Errorf("storing receive: %w", err)
 	}
-
 	for _, st := range taken {
 		m, err := e.store.Message(ctx, qs.id, st.Seq)
 		if err != nil {
@@ -552,8 +831,106 @@ func (e *Engine) MessageReceive(ctx context.Context, p *engine.MessageReceivePar
 			FirstReceiveAt: fromMS(st.FirstReceiveAt),
 		})
 	}
-	if err := wait(); err != nil {
-		return nil, fmt.Errorf("storing receive: %w", err)
+	return res, nil
+}
+
+// retryAttempt returns the messages of a remembered receive attempt, with their visibility
+// reset to vis, if every one of them is still in flight under the attempt's receipts; nil
+// otherwise.
+func (qs *queueState) retryAttempt(id string, now, vis int64, b *Batch) []msgindex.State {
+	a := qs.attempts[id]
+	if a == nil || a.until <= now {
+		return nil
+	}
+	ents := make([]*msgindex.Entry, 0, len(a.receipts))
+	for _, r := range a.receipts {
+		ent := qs.idx.Get(r.Seq)
+		if ent == nil || ent.Token != r.Token || !ent.InFlight() || ent.VisibleAt <= now {
+			return nil
+		}
+		ents = append(ents, ent)
+	}
+	out := make([]msgindex.State, 0, len(ents))
+	for _, ent := range ents {
+		qs.idx.SetVisibleAt(ent, vis)
+		out = append(out, ent.State)
+		b.States = append(b.States, QueueState{QueueID: qs.id, State: ent.State})
+	}
+	return out
+}
+
+// rememberAttempt records a receive attempt's receipts, and forgets expired attempts.
+func (qs *queueState) rememberAttempt(id string, until, now int64, taken []msgindex.State) {
+	if len(qs.attempts) >= 1024 {
+		for k, a := range qs.attempts {
+			if a.until <= now {
+				delete(qs.attempts, k)
+			}
+		}
+	}
+	a := &attempt{until: until}
+	for _, st := range taken {
+		a.receipts = append(a.receipts, engine.Receipt{QueueID: qs.id, Seq: st.Seq, Token: st.Token})
+	}
+	qs.attempts[id] = a
+}
+
+// MessageMove implements engine.Engine.
+func (e *Engine) MessageMove(ctx context.Context, p *engine.MessageMoveParams) (*engine.MessageMoveResult, error) {
+	done, err := e.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	ids := []uint64{p.QueueID}
+	optional := map[uint64]bool{}
+	if p.Destination != 0 {
+		ids = append(ids, p.Destination)
+	}
+	for _, id := range p.Sources {
+		ids = append(ids, id)
+		optional[id] = true
+	}
+	locked, unlock, err := e.lockQueues(ids, optional)
+	if err != nil {
+		return nil, err
+	}
+	qs := locked[p.QueueID]
+	now := ms(p.Now)
+	qs.idx.Promote(now)
+	b := &Batch{Sync: true}
+	pubs := map[*queueState]*publication{}
+	res := &engine.MessageMoveResult{}
+	for res.Moved < p.Max {
+		ent := qs.idx.PeekReady()
+		if ent == nil {
+			break
+		}
+		m, err := e.store.Message(ctx, qs.id, ent.Seq)
+		if err != nil {
+			unlock()
+			return nil, fmt.Errorf("reading a message to move: %w", err)
+		}
+		dstID := p.Destination
+		if dstID == 0 {
+			dstID = p.Sources[m.DeadLetterSourceArn]
+		}
+		dst := locked[dstID]
+		if dst == nil || dst == qs {
+			res.Unroutable = m.DeadLetterSourceArn
+			if res.Unroutable == "" {
+				res.Unroutable = "?"
+			}
+			break
+		}
+		moved := *m
+		moved.DeadLetterSourceArn = ""
+		moved.SentAt = p.Now
+		e.transfer(qs, dst, ent, &moved, msgindex.State{SentAt: now, Group: ent.Group}, b, pubs)
+		res.Moved++
+	}
+	if err := e.commitMove(ctx, b, pubs, unlock); err != nil {
+		return nil, fmt.Errorf("storing move: %w", err)
 	}
 	return res, nil
 }

@@ -41,6 +41,23 @@ type Loader struct {
 	NextQueueID func(next uint64)
 	// Tombstone reports a deleted queue's name and when it was deleted.
 	Tombstone func(Tombstone)
+	// Dedup reports a remembered deduplication key.
+	Dedup func(Dedup)
+}
+
+// Dedup remembers a deduplication key of a queue until it expires.
+type Dedup struct {
+	QueueID   uint64
+	Key       string
+	MessageID string
+	Seq       uint64
+	Until     time.Time
+}
+
+// DedupRef names a deduplication key of a queue.
+type DedupRef struct {
+	QueueID uint64
+	Key     string
 }
 
 // Tombstone remembers that a queue name was deleted, for the deleted-queue cooldown.
@@ -63,8 +80,12 @@ type Batch struct {
 	States []QueueState
 	// Deleted are messages (body and state) to delete.
 	Deleted []MessageRef
-	// Purges delete every message of a queue with a sequence below Below.
+	// Purges delete every message of a queue with a sequence below Seq, and every deduplication
+	// key of the queue. DeletedQueues delete the queue's keys too.
 	Purges []MessageRef
+	// Dedups are deduplication keys to put; DeletedDedups expired ones to remove.
+	Dedups        []Dedup
+	DeletedDedups []DedupRef
 	// NextSeqs record, per queue, the next message sequence (in Seq), so that sequences are
 	// never reused after a restart.
 	NextSeqs []MessageRef
@@ -98,5 +119,6 @@ type MessageRef struct {
 func (b *Batch) Empty() bool {
 	return len(b.Queues) == 0 && len(b.DeletedQueues) == 0 && len(b.Messages) == 0 &&
 		len(b.States) == 0 && len(b.Deleted) == 0 && len(b.Purges) == 0 && len(b.NextSeqs) == 0 &&
-		b.NextQueueID == 0 && len(b.Tombstones) == 0 && len(b.ClearedTombstones) == 0
+		b.NextQueueID == 0 && len(b.Tombstones) == 0 && len(b.ClearedTombstones) == 0 &&
+		len(b.Dedups) == 0 && len(b.DeletedDedups) == 0
 }

@@ -32,6 +32,7 @@ type Store struct {
 	nextSeqs    map[uint64]uint64                     // guarded by mu
 	tombstones  map[engine.QueueKey]indexed.Tombstone // guarded by mu
 	nextQueueID uint64                                // guarded by mu
+	dedups      map[uint64]map[string]indexed.Dedup   // guarded by mu
 }
 
 type storedMessage struct {
@@ -46,6 +47,7 @@ func NewStore() *Store {
 	return &Store{
 		queues: map[uint64]*engine.Queue{}, messages: map[uint64]map[uint64]*storedMessage{},
 		nextSeqs: map[uint64]uint64{}, tombstones: map[engine.QueueKey]indexed.Tombstone{},
+		dedups: map[uint64]map[string]indexed.Dedup{},
 	}
 }
 
@@ -78,6 +80,13 @@ func (s *Store) Load(_ context.Context, l *indexed.Loader) error {
 			l.Tombstone(t)
 		}
 	}
+	if l.Dedup != nil {
+		for _, ds := range s.dedups {
+			for _, d := range ds {
+				l.Dedup(d)
+			}
+		}
+	}
 	return nil
 }
 
@@ -94,6 +103,7 @@ func (s *Store) Apply(_ context.Context, b *indexed.Batch) (func() error, error)
 		delete(s.queues, id)
 		delete(s.messages, id)
 		delete(s.nextSeqs, id)
+		delete(s.dedups, id)
 	}
 	for _, m := range b.Messages {
 		qm := s.messages[m.QueueID]
@@ -112,6 +122,7 @@ func (s *Store) Apply(_ context.Context, b *indexed.Batch) (func() error, error)
 		delete(s.messages[d.QueueID], d.Seq)
 	}
 	for _, p := range b.Purges {
+		delete(s.dedups, p.QueueID)
 		for seq := range s.messages[p.QueueID] {
 			if seq < p.Seq {
 				delete(s.messages[p.QueueID], seq)
@@ -123,6 +134,15 @@ func (s *Store) Apply(_ context.Context, b *indexed.Batch) (func() error, error)
 	}
 	if b.NextQueueID != 0 {
 		s.nextQueueID = b.NextQueueID
+	}
+	for _, d := range b.DeletedDedups {
+		delete(s.dedups[d.QueueID], d.Key)
+	}
+	for _, d := range b.Dedups {
+		if s.dedups[d.QueueID] == nil {
+			s.dedups[d.QueueID] = map[string]indexed.Dedup{}
+		}
+		s.dedups[d.QueueID][d.Key] = d
 	}
 	for _, k := range b.ClearedTombstones {
 		delete(s.tombstones, k)

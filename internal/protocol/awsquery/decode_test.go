@@ -174,6 +174,31 @@ func decodeCases() []decodeCase {
 		want: &queue.ChangeMessageVisibilityBatchInput{QueueUrl: testQueueURL, Entries: []queue.ChangeMessageVisibilityBatchRequestEntry{
 			{Id: "a", ReceiptHandle: "h1", VisibilityTimeout: new(int32(0))}, {Id: "b", ReceiptHandle: "h2"}}},
 	}, {
+		// AWSAccountId.N and ActionName.N, not the model's member names.
+		name: "AddPermission",
+		body: "Action=AddPermission&Version=2012-11-05&" + qu + "&Label=perm-1" +
+			"&AWSAccountId.2=222222222222&AWSAccountId.1=111111111111&ActionName.1=SendMessage&ActionName.2=%2A",
+		action: "AddPermission",
+		want: &queue.AddPermissionInput{QueueUrl: testQueueURL, Label: "perm-1",
+			AWSAccountIds: []string{"111111111111", "222222222222"}, Actions: []string{"SendMessage", "*"}},
+	}, {
+		name:   "RemovePermission",
+		body:   "Action=RemovePermission&" + qu + "&Label=perm-1",
+		action: "RemovePermission",
+		want:   &queue.RemovePermissionInput{QueueUrl: testQueueURL, Label: "perm-1"},
+	}, {
+		name:   "ListDeadLetterSourceQueues",
+		body:   "Action=ListDeadLetterSourceQueues&" + qu + "&MaxResults=2&NextToken=cTE",
+		action: "ListDeadLetterSourceQueues",
+		want:   &queue.ListDeadLetterSourceQueuesInput{QueueUrl: testQueueURL, MaxResults: new(int32(2)), NextToken: "cTE"},
+	}, {
+		name:    "ListDeadLetterSourceQueues on its queue URL",
+		method:  http.MethodGet,
+		target:  "/000000000000/q1?Action=ListDeadLetterSourceQueues",
+		pathURL: testQueueURL,
+		action:  "ListDeadLetterSourceQueues",
+		want:    &queue.ListDeadLetterSourceQueuesInput{QueueUrl: testQueueURL},
+	}, {
 		name:    "GET of a queue URL",
 		method:  http.MethodGet,
 		target:  "/000000000000/q1?Action=ReceiveMessage&MaxNumberOfMessages=2",
@@ -277,8 +302,8 @@ func TestDecodeErrors(t *testing.T) {
 			kind: protocol.ErrInvalidAction, message: "The request must contain the parameter Action."},
 		{name: "GET of a queue URL without Action", method: http.MethodGet, target: "/000000000000/q1", pathURL: testQueueURL,
 			kind: errNoAction},
-		{name: "not yet supported", body: "Action=ListDeadLetterSourceQueues&" + qu, kind: queue.ErrUnsupportedOperation,
-			message: "The action ListDeadLetterSourceQueues is not supported by this version of Sluice."},
+		{name: "not yet supported", body: "Action=ListMessageMoveTasks&SourceArn=arn%3Aaws%3Asqs%3Aus-east-1%3A000000000000%3Aq1",
+			kind: queue.ErrUnsupportedOperation, message: "The action ListMessageMoveTasks is not supported by this version of Sluice."},
 		{name: "malformed body", body: "Action=ListQueues&QueueNamePrefix=%zz", kind: protocol.ErrMalformedQueryString,
 			message: `The request body is not a valid form-encoded query string: invalid URL escape "%zz"`},
 		{name: "malformed URL query", method: http.MethodGet, target: "/?Action=ListQueues&QueueNamePrefix=%zz", kind: protocol.ErrMalformedQueryString,

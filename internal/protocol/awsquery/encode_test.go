@@ -87,6 +87,15 @@ func encodeCases() []encodeCase {
 				Message: `The input receipt handle "garbage" is not a valid receipt handle.`}},
 		}},
 		{"ChangeMessageVisibility", "ChangeMessageVisibility", &queue.Empty{}},
+		{"AddPermission", "AddPermission", &queue.Empty{}},
+		{"RemovePermission", "RemovePermission", &queue.Empty{}},
+		// Flattened QueueUrl elements, like ListQueues.
+		{"ListDeadLetterSourceQueues", "ListDeadLetterSourceQueues", &queue.ListDeadLetterSourceQueuesOutput{
+			QueueUrls: []string{testQueueURL, "http://localhost:9324/000000000000/q3"}, NextToken: "cTM"}},
+		// The service returns an empty, non-nil list (JSON needs "queueUrls":[]); the query
+		// encoding of nil and empty is the same <ListDeadLetterSourceQueuesResult/>, and nil is
+		// what reads back.
+		{"ListDeadLetterSourceQueues_empty", "ListDeadLetterSourceQueues", &queue.ListDeadLetterSourceQueuesOutput{}},
 		{"ChangeMessageVisibilityBatch", "ChangeMessageVisibilityBatch", &queue.ChangeMessageVisibilityBatchOutput{
 			Successful: []queue.ChangeMessageVisibilityBatchResultEntry{{Id: "a"}},
 			Failed:     []queue.BatchResultErrorEntry{{Id: "b", SenderFault: false, Code: "InternalError", Message: "We encountered an internal error. Please try again."}},
