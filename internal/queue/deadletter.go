@@ -4,21 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"strings"
 
 	"sluice/internal/engine"
 )
-
-// parseQueueArn returns the key of the queue an SQS ARN (arn:aws:sqs:region:account:name) names.
-// The region is not part of a queue's identity in Sluice: queues live in their account's
-// namespace whatever region a client signs for.
-func parseQueueArn(arn string) (engine.QueueKey, bool) {
-	parts := strings.Split(arn, ":")
-	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "sqs" || parts[4] == "" || parts[5] == "" {
-		return engine.QueueKey{}, false
-	}
-	return engine.QueueKey{Account: parts[4], Name: parts[5]}, true
-}
 
 // redriveAllows reports whether a dead-letter queue's RedriveAllowPolicy (as stored, validated
 // by validateRedriveAllowPolicy; "" means none, that is allowAll) lets source use it.
@@ -38,7 +26,7 @@ func redriveAllows(policy string, source engine.QueueKey) bool {
 		return false
 	case "byQueue":
 		for _, arn := range p.SourceQueueArns {
-			if k, ok := parseQueueArn(arn); ok && k == source {
+			if k, ok := arnKey(arn); ok && k == source {
 				return true
 			}
 		}
@@ -88,8 +76,9 @@ func (s *Service) ListDeadLetterSourceQueues(ctx context.Context, c *Caller, in 
 		if err != nil {
 			continue
 		}
-		// Compared by account and name, as checkRedriveTarget resolves the target.
-		if k, ok := parseQueueArn(rp.DeadLetterTargetArn); !ok || k != dlq.Key {
+		// Compared by account and name, as checkRedriveTarget resolves the target: the region is
+		// not part of a queue's identity in Sluice.
+		if k, ok := arnKey(rp.DeadLetterTargetArn); !ok || k != dlq.Key {
 			continue
 		}
 		if len(out.QueueUrls) == limit {

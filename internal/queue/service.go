@@ -251,7 +251,7 @@ func (s *Service) checkRedriveTarget(ctx context.Context, c *Caller, source engi
 	bad := func(reason string) error {
 		return newErr(ErrInvalidParameterValue, "Value %s for parameter RedrivePolicy is invalid. Reason: %s", v, reason)
 	}
-	target, ok := parseQueueArn(rp.DeadLetterTargetArn)
+	target, ok := arnKey(rp.DeadLetterTargetArn)
 	if !ok {
 		return bad("Invalid value for deadLetterTargetArn.")
 	}
