@@ -89,3 +89,31 @@ func TestRestart(t *testing.T) {
 	}
 	require.Len(t, got, len(sent))
 }
+
+// TestRestartFIFO checks that a FIFO queue's deduplication window, group order and group
+// blocking survive a restart of the disk engine.
+func TestRestartFIFO(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	srv := sluicetest.NewServer(t, sluicetest.Options{Engine: sluicetest.OpenDisk(t, dir), KeepEngine: true})
+	b := &testBundle{srv: srv, c: srv.Client, ctx: t.Context()}
+	url := b.create(t, "pay.fifo", map[string]string{"FifoQueue": "true", "ContentBasedDeduplication": "true"})
+	first := b.sendFIFO(t, url, "a-1", "a", "")
+	b.sendFIFO(t, url, "a-2", "a", "")
+	b.sendFIFO(t, url, "b-1", "b", "")
+	inFlight := b.receive(t, url, 1) // a-1: group a blocked
+	require.Equal(t, []string{"a-1"}, bodies(inFlight))
+	srv.Close()
+	require.NoError(t, srv.Engine.Close())
+
+	srv2 := sluicetest.NewServer(t, sluicetest.Options{Engine: sluicetest.OpenDisk(t, dir)})
+	b2 := &testBundle{srv: srv2, c: srv2.Client, ctx: t.Context()}
+	url2 := srv2.QueueURL("pay.fifo")
+	again := b2.sendFIFO(t, url2, "a-1", "a", "")
+	require.Equal(t, *first.MessageId, *again.MessageId, "the deduplication window survives a restart")
+	require.Equal(t, []string{"b-1"}, bodies(b2.receive(t, url2, 10)), "group a is still blocked by its in-flight message")
+	srv2.Clock.Advance(31 * time.Second)
+	require.Equal(t, []string{"a-1", "a-2", "b-1"}, bodies(b2.receive(t, url2, 10)), "group order survives a restart")
+	next := b2.sendFIFO(t, url2, "a-3", "a", "")
+	require.Greater(t, *next.SequenceNumber, *first.SequenceNumber)
+}

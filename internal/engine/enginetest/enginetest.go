@@ -38,6 +38,9 @@ func Exercise(t *testing.T, open func(t *testing.T) engine.Engine) {
 		{"Retention", exerciseRetention},
 		{"Purge", exercisePurge},
 		{"Concurrency", exerciseConcurrency},
+		{"FIFO", exerciseFIFO},
+		{"Dedup", exerciseDedup},
+		{"DeadLetter", exerciseDeadLetter},
 		{"Close", exerciseClose},
 	}
 	for _, a := range areas {
