@@ -2,7 +2,6 @@ package queue
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 
 	"sluice/internal/engine"
@@ -42,53 +41,27 @@ func (s *Service) ListDeadLetterSourceQueues(ctx context.Context, c *Caller, in 
 	if err != nil {
 		return nil, err
 	}
-	limit := 1000
-	if in.MaxResults != nil {
-		if *in.MaxResults < 1 || *in.MaxResults > 1000 {
-			return nil, invalidValue("MaxResults", *in.MaxResults, "MaxResults must be an integer between 1 and 1000.")
-		}
-		limit = int(*in.MaxResults)
-	}
-	after := ""
-	if in.NextToken != "" {
-		b, err := base64.RawURLEncoding.DecodeString(in.NextToken)
-		if err != nil || len(b) == 0 {
-			return nil, newErr(ErrInvalidParameterValue, "Invalid NextToken value.")
-		}
-		after = string(b)
-	}
 	qs, err := s.eng.QueueList(ctx, &engine.QueueListParams{Account: c.Account})
 	if err != nil {
 		return nil, s.internal(ctx, "QueueList", err)
 	}
-	// queueUrls is a required member: present, possibly empty.
-	out := &ListDeadLetterSourceQueuesOutput{QueueUrls: []string{}}
-	last := ""
-	for _, q := range qs {
-		if after != "" && q.Key.Name <= after {
-			continue
-		}
-		v := q.Attributes[AttrRedrivePolicy]
-		if v == "" {
-			continue
-		}
-		rp, err := parseRedrivePolicy(v)
+	urls, next, err := pageQueueURLs(c, qs, in.MaxResults, in.NextToken, func(q *engine.Queue) bool {
+		rp, err := parseRedrivePolicy(q.Attributes[AttrRedrivePolicy])
 		if err != nil {
-			continue
+			return false
 		}
 		// Compared by account and name, as checkRedriveTarget resolves the target: the region is
 		// not part of a queue's identity in Sluice.
-		if k, ok := arnKey(rp.DeadLetterTargetArn); !ok || k != dlq.Key {
-			continue
-		}
-		if len(out.QueueUrls) == limit {
-			if in.MaxResults != nil {
-				out.NextToken = base64.RawURLEncoding.EncodeToString([]byte(last))
-			}
-			break
-		}
-		out.QueueUrls = append(out.QueueUrls, c.queueURL(q.Key))
-		last = q.Key.Name
+		k, ok := arnKey(rp.DeadLetterTargetArn)
+		return ok && k == dlq.Key
+	})
+	if err != nil {
+		return nil, err
+	}
+	// queueUrls is a required member: present, possibly empty.
+	out := &ListDeadLetterSourceQueuesOutput{QueueUrls: urls, NextToken: next}
+	if out.QueueUrls == nil {
+		out.QueueUrls = []string{}
 	}
 	return out, nil
 }

@@ -310,39 +310,52 @@ func (s *Service) GetQueueUrl(ctx context.Context, c *Caller, in *GetQueueUrlInp
 // ListQueues lists the caller's queues by name prefix, up to 1000, with pagination when
 // MaxResults is given.
 func (s *Service) ListQueues(ctx context.Context, c *Caller, in *ListQueuesInput) (*ListQueuesOutput, error) {
-	limit := 1000
-	if in.MaxResults != nil {
-		if *in.MaxResults < 1 || *in.MaxResults > 1000 {
-			return nil, invalidValue("MaxResults", *in.MaxResults, "MaxResults must be an integer between 1 and 1000.")
-		}
-		limit = int(*in.MaxResults)
-	}
-	after := ""
-	if in.NextToken != "" {
-		b, err := base64.RawURLEncoding.DecodeString(in.NextToken)
-		if err != nil || len(b) == 0 {
-			return nil, newErr(ErrInvalidParameterValue, "Invalid NextToken value.")
-		}
-		after = string(b)
-	}
 	qs, err := s.eng.QueueList(ctx, &engine.QueueListParams{Account: c.Account, Prefix: in.QueueNamePrefix})
 	if err != nil {
 		return nil, s.internal(ctx, "QueueList", err)
 	}
-	out := &ListQueuesOutput{}
+	urls, next, err := pageQueueURLs(c, qs, in.MaxResults, in.NextToken, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &ListQueuesOutput{QueueUrls: urls, NextToken: next}, nil
+}
+
+// pageQueueURLs returns one page of the URLs of the queues (sorted by name) that keep selects
+// (nil: all): at most maxResults (default 1000) after the name in nextToken, and the token of
+// the next page when maxResults was given and more remain.
+func pageQueueURLs(c *Caller, qs []*engine.Queue, maxResults *int32, nextToken string, keep func(*engine.Queue) bool) ([]string, string, error) {
+	limit := 1000
+	if maxResults != nil {
+		if *maxResults < 1 || *maxResults > 1000 {
+			return nil, "", invalidValue("MaxResults", *maxResults, "MaxResults must be an integer between 1 and 1000.")
+		}
+		limit = int(*maxResults)
+	}
+	after := ""
+	if nextToken != "" {
+		b, err := base64.RawURLEncoding.DecodeString(nextToken)
+		if err != nil || len(b) == 0 {
+			return nil, "", newErr(ErrInvalidParameterValue, "Invalid NextToken value.")
+		}
+		after = string(b)
+	}
+	var urls []string
+	last := ""
 	for _, q := range qs {
-		if after != "" && q.Key.Name <= after {
+		if (after != "" && q.Key.Name <= after) || (keep != nil && !keep(q)) {
 			continue
 		}
-		if len(out.QueueUrls) == limit {
-			if in.MaxResults != nil {
-				out.NextToken = base64.RawURLEncoding.EncodeToString([]byte(out.QueueUrls[limit-1][strings.LastIndex(out.QueueUrls[limit-1], "/")+1:]))
+		if len(urls) == limit {
+			if maxResults != nil {
+				return urls, base64.RawURLEncoding.EncodeToString([]byte(last)), nil
 			}
 			break
 		}
-		out.QueueUrls = append(out.QueueUrls, c.queueURL(q.Key))
+		urls = append(urls, c.queueURL(q.Key))
+		last = q.Key.Name
 	}
-	return out, nil
+	return urls, "", nil
 }
 
 // DeleteQueue deletes a queue and its messages.
