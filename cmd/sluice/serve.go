@@ -65,6 +65,13 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
+	// Resume the message move tasks a restart interrupted. Closing the service stops them; it
+	// is deferred after the engine's close, so it runs first (httpserver.Run closes it too).
+	if err := svc.Start(ctx); err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("starting: %w", err)
+	}
+	defer svc.Close()
 	log.Info("sluice serving the SQS API", "addr", ln.Addr().String(), "storage", cfg.Storage,
 		"data_dir", cfg.DataDir, "sync", cfg.Sync, "region", cfg.Region, "account_id", cfg.AccountID,
 		"auth", "off: requests are not signature-checked")

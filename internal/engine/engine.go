@@ -58,6 +58,13 @@ type Engine interface {
 	// MessageSend stores the messages, durably when the engine is durable, before it returns.
 	// Entries with a DedupKey seen within its window are not stored again (see MessageSendEntry).
 	MessageSend(ctx context.Context, p *MessageSendParams) (*MessageSendResult, error)
+	// MoveTaskList returns the stored message move tasks of a source queue (of every queue when
+	// SourceQueueID is 0), in no particular order. The tasks returned are copies.
+	MoveTaskList(ctx context.Context, p *MoveTaskListParams) ([]*MoveTask, error)
+	// MoveTaskPut stores a message move task, durably when the engine is durable, replacing the
+	// stored task with the same Handle if there is one. Engines keep tasks whether or not their
+	// queues exist; they never run them (the queue package does).
+	MoveTaskPut(ctx context.Context, t *MoveTask) error
 	// QueueCreate creates a queue, or returns the existing one with Created=false.
 	QueueCreate(ctx context.Context, p *QueueCreateParams) (*QueueCreateResult, error)
 	// QueueDelete deletes a queue and all its messages. ErrQueueNotFound if absent.
@@ -354,4 +361,35 @@ type MessageChangeVisibilityParams struct {
 type VisibilityChange struct {
 	Receipt   Receipt
 	VisibleAt time.Time
+}
+
+// MoveTask is a message move task (StartMessageMoveTask) as stored. The queue package runs it
+// and gives its fields their meaning; engines only store it. StartedAt is kept to the
+// millisecond.
+type MoveTask struct {
+	// Handle identifies the task (it is the TaskHandle of the API).
+	Handle        string
+	SourceQueueID uint64
+	SourceArn     string
+	// DestinationArn is empty when messages go back to the queues they came from.
+	DestinationArn string
+	// MaxPerSecond is the requested rate; 0 when none was given.
+	MaxPerSecond  int32
+	Status        string
+	Moved         int64
+	ToMove        int64
+	FailureReason string
+	StartedAt     time.Time
+}
+
+// Clone returns a copy.
+func (t *MoveTask) Clone() *MoveTask {
+	c := *t
+	return &c
+}
+
+// MoveTaskListParams are the arguments of MoveTaskList.
+type MoveTaskListParams struct {
+	// SourceQueueID selects the tasks of one source queue; 0 selects every task.
+	SourceQueueID uint64
 }

@@ -55,6 +55,7 @@ var Registry = []ErrorSpec{
 	{queue.ErrBatchRequestTooLong, sqsNS + "BatchRequestTooLong", "AWS.SimpleQueueService.BatchRequestTooLong", 400, true},
 	{queue.ErrUnsupportedOperation, sqsNS + "UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation", 400, true},
 	{queue.ErrInvalidAddress, sqsNS + "InvalidAddress", "InvalidAddress", 404, true},
+	{queue.ErrResourceNotFound, sqsNS + "ResourceNotFoundException", "ResourceNotFoundException", 404, true},
 	{queue.ErrServiceUnavailable, "com.amazon.coral.availability#ServiceUnavailableException", "ServiceUnavailable", 503, false},
 	{ErrInvalidAction, "com.amazon.coral.service#InvalidAction", "InvalidAction", 400, true},
 	{ErrUnknownOperation, "com.amazon.coral.service#UnknownOperationException", "UnknownOperationException", 400, true},

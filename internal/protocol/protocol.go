@@ -42,6 +42,7 @@ func action[I, O any](name string, scoped bool, fn func(*queue.Service, context.
 var Actions = func() map[string]*Action {
 	list := []*Action{
 		action("AddPermission", true, (*queue.Service).AddPermission),
+		action("CancelMessageMoveTask", false, (*queue.Service).CancelMessageMoveTask),
 		action("ChangeMessageVisibility", true, (*queue.Service).ChangeMessageVisibility),
 		action("ChangeMessageVisibilityBatch", true, (*queue.Service).ChangeMessageVisibilityBatch),
 		action("CreateQueue", false, (*queue.Service).CreateQueue),
@@ -51,6 +52,7 @@ var Actions = func() map[string]*Action {
 		action("GetQueueAttributes", true, (*queue.Service).GetQueueAttributes),
 		action("GetQueueUrl", false, (*queue.Service).GetQueueUrl),
 		action("ListDeadLetterSourceQueues", true, (*queue.Service).ListDeadLetterSourceQueues),
+		action("ListMessageMoveTasks", false, (*queue.Service).ListMessageMoveTasks),
 		action("ListQueueTags", true, (*queue.Service).ListQueueTags),
 		action("ListQueues", false, (*queue.Service).ListQueues),
 		action("PurgeQueue", true, (*queue.Service).PurgeQueue),
@@ -59,6 +61,7 @@ var Actions = func() map[string]*Action {
 		action("SendMessage", true, (*queue.Service).SendMessage),
 		action("SendMessageBatch", true, (*queue.Service).SendMessageBatch),
 		action("SetQueueAttributes", true, (*queue.Service).SetQueueAttributes),
+		action("StartMessageMoveTask", false, (*queue.Service).StartMessageMoveTask),
 		action("TagQueue", true, (*queue.Service).TagQueue),
 		action("UntagQueue", true, (*queue.Service).UntagQueue),
 	}
@@ -71,9 +74,7 @@ var Actions = func() map[string]*Action {
 
 // NotYetActions are SQS actions that exist in the API but that Sluice does not implement yet;
 // they are answered with UnsupportedOperation rather than as unknown actions.
-var NotYetActions = map[string]bool{
-	"StartMessageMoveTask": true, "CancelMessageMoveTask": true, "ListMessageMoveTasks": true,
-}
+var NotYetActions = map[string]bool{}
 
 // SetQueueURL fills an input's QueueUrl from the request path when the request targeted a queue
 // URL and the input has no explicit QueueUrl (an explicit parameter wins).

@@ -28,6 +28,7 @@ var (
 	ErrBatchRequestTooLong          = errors.New("BatchRequestTooLong")
 	ErrUnsupportedOperation         = errors.New("UnsupportedOperation")
 	ErrInvalidAddress               = errors.New("InvalidAddress")
+	ErrResourceNotFound             = errors.New("ResourceNotFoundException")
 	ErrServiceUnavailable           = errors.New("ServiceUnavailable")
 )
 

@@ -65,6 +65,12 @@ type Service struct {
 	waiter *waiters
 	done   chan struct{}
 	once   sync.Once
+
+	// Message move tasks (movetask.go): one worker goroutine per running task.
+	moveMu      sync.Mutex
+	moveRunners map[string]*moveRunner // guarded by moveMu; by task handle
+	moveClosed  bool                   // guarded by moveMu: no worker starts once set
+	moveWG      sync.WaitGroup         // running workers
 }
 
 // New returns a Service. Zero durations and limits take SQS's values.
@@ -84,13 +90,23 @@ func New(o Options) *Service {
 	if o.MaxInFlight == 0 {
 		o.MaxInFlight = 120000
 	}
-	return &Service{eng: o.Engine, clock: o.Clock, log: o.Logger, opts: o, waiter: newWaiters(), done: make(chan struct{})}
+	return &Service{eng: o.Engine, clock: o.Clock, log: o.Logger, opts: o, waiter: newWaiters(), done: make(chan struct{}),
+		moveRunners: map[string]*moveRunner{}}
+}
+
+// Start resumes the work the store says is unfinished: the message move tasks that were
+// running when the previous process stopped. Call it once, before serving; Close stops what it
+// starts.
+func (s *Service) Start(ctx context.Context) error {
+	return s.resumeMoveTasks(ctx)
 }
 
 // Close ends every waiting long poll (they answer with no messages) and makes new ones return at
-// once. It does not close the engine.
+// once, stops the message move task workers and waits for them: once it returns, no background
+// goroutine of the Service uses the engine. It does not close the engine.
 func (s *Service) Close() {
 	s.once.Do(func() { close(s.done) })
+	s.stopMoveTasks()
 }
 
 // internal wraps an unexpected engine failure as a retryable ServiceUnavailable whose cause is

@@ -84,6 +84,9 @@ func NewServer(t testing.TB, o Options) *Server {
 	so := o.Service
 	so.Engine, so.Clock, so.Logger = o.Engine, fc, slog.New(slog.DiscardHandler)
 	svc := queue.New(so)
+	if err := svc.Start(context.Background()); err != nil {
+		t.Fatalf("starting the service: %v", err)
+	}
 	h := httpserver.NewHandler(httpserver.Options{
 		Service: svc, JSON: awsjson.Codec{}, Query: awsquery.Codec{}, MatchJSON: awsjson.Matches,
 		Account: Account, Region: "us-east-1",

@@ -22,6 +22,7 @@ import (
 //	0x04 <queue id:8>            the queue's next message sequence (8 bytes)
 //	0x05 <account> 0x00 <name>   tombstone of a deleted queue: deletion time, Unix ms (8 bytes)
 //	0x06 <queue id:8> <key>      deduplication key: seq (8), expiry Unix ms (8), message id
+//	0x07 <task handle>           message move task: JSON (moveTaskRecord), rare and small
 //
 // "\x00next-queue-id" holds the next queue id (8 bytes), so that ids are never reused.
 //
@@ -37,6 +38,7 @@ const (
 	prefixNextSeq byte = 0x04
 	prefixTomb    byte = 0x05
 	prefixDedup   byte = 0x06
+	prefixTask    byte = 0x07
 )
 
 // dedupKey returns the key of a deduplication record.
@@ -211,6 +213,76 @@ func decodeQueue(v []byte) (*engine.Queue, error) {
 		ModifiedAt: r.ModifiedAt,
 		FIFO:       r.FIFO,
 	}, nil
+}
+
+// moveTaskKey returns the key of a message move task record.
+func moveTaskKey(handle string) []byte {
+	k := make([]byte, 1, 1+len(handle))
+	k[0] = prefixTask
+	return append(k, handle...)
+}
+
+// moveTaskRecord is the stored form of an engine.MoveTask.
+type moveTaskRecord struct {
+	V              int    `json:"v"`
+	Handle         string `json:"handle"`
+	SourceQueueID  uint64 `json:"source_queue_id"`
+	SourceArn      string `json:"source_arn"`
+	DestinationArn string `json:"destination_arn,omitempty"`
+	MaxPerSecond   int32  `json:"max_per_second,omitempty"`
+	Status         string `json:"status"`
+	Moved          int64  `json:"moved"`
+	ToMove         int64  `json:"to_move"`
+	FailureReason  string `json:"failure_reason,omitempty"`
+	// StartedAt is in Unix milliseconds (0: the zero time).
+	StartedAt int64 `json:"started_at"`
+}
+
+const moveTaskRecordVersion = 1
+
+func encodeMoveTask(t *engine.MoveTask) ([]byte, error) {
+	var started int64
+	if !t.StartedAt.IsZero() {
+		started = t.StartedAt.UnixMilli()
+	}
+	return json.Marshal(moveTaskRecord{
+		V:              moveTaskRecordVersion,
+		Handle:         t.Handle,
+		SourceQueueID:  t.SourceQueueID,
+		SourceArn:      t.SourceArn,
+		DestinationArn: t.DestinationArn,
+		MaxPerSecond:   t.MaxPerSecond,
+		Status:         t.Status,
+		Moved:          t.Moved,
+		ToMove:         t.ToMove,
+		FailureReason:  t.FailureReason,
+		StartedAt:      started,
+	})
+}
+
+func decodeMoveTask(v []byte) (*engine.MoveTask, error) {
+	var r moveTaskRecord
+	if err := json.Unmarshal(v, &r); err != nil {
+		return nil, fmt.Errorf("%w: move task record: %v", ErrCorrupt, err)
+	}
+	if r.V != moveTaskRecordVersion {
+		return nil, corruptf("move task record version %d (this sluice reads %d)", r.V, moveTaskRecordVersion)
+	}
+	t := &engine.MoveTask{
+		Handle:         r.Handle,
+		SourceQueueID:  r.SourceQueueID,
+		SourceArn:      r.SourceArn,
+		DestinationArn: r.DestinationArn,
+		MaxPerSecond:   r.MaxPerSecond,
+		Status:         r.Status,
+		Moved:          r.Moved,
+		ToMove:         r.ToMove,
+		FailureReason:  r.FailureReason,
+	}
+	if r.StartedAt != 0 {
+		t.StartedAt = time.UnixMilli(r.StartedAt)
+	}
+	return t, nil
 }
 
 // State records: a version byte, then the fields of msgindex.State except Seq (which is in the

@@ -221,7 +221,8 @@ func OpenStore(opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Load implements indexed.Store. It reads queue and state records only, from one snapshot.
+// Load implements indexed.Store. It reads queue and state records (and the small bookkeeping
+// and move task records) only, never a message body, from one snapshot.
 // States are reported whether or not their queue exists: the indexed engine deletes orphans.
 func (s *Store) Load(ctx context.Context, l *indexed.Loader) error {
 	s.closeMu.RLock()
@@ -281,6 +282,19 @@ func (s *Store) Load(ctx context.Context, l *indexed.Loader) error {
 			}
 			if l.Dedup != nil {
 				l.Dedup(indexed.Dedup{QueueID: qid, Key: key, Seq: seq, Until: time.UnixMilli(until), MessageID: id})
+			}
+			return nil
+		}},
+		{"message move tasks", prefixTask, func(k, v []byte) error {
+			t, err := decodeMoveTask(v)
+			if err != nil {
+				return fmt.Errorf("move task key %x: %w", k, err)
+			}
+			if !bytes.Equal(k, moveTaskKey(t.Handle)) {
+				return fmt.Errorf("move task key %x: %w", k, corruptf("record of task %q", t.Handle))
+			}
+			if l.MoveTask != nil {
+				l.MoveTask(t)
 			}
 			return nil
 		}},
@@ -355,7 +369,7 @@ func scan(ctx context.Context, snap *pebble.Snapshot, lo, hi []byte, fn func(k, 
 
 // Apply implements indexed.Store. The batch is written as one Pebble batch, in the order of
 // the memory engine: queues, deleted queues, new messages, states, deleted messages, purges,
-// then the bookkeeping records. Pebble applies batches in the order they enter its commit
+// then the bookkeeping records and message move tasks. Pebble applies batches in the order they enter its commit
 // pipeline, which is the order of the Apply calls.
 func (s *Store) Apply(ctx context.Context, b *indexed.Batch) (func() error, error) {
 	if b.Empty() {
@@ -478,6 +492,13 @@ func (s *Store) build(pb *pebble.Batch, b *indexed.Batch) error {
 	}
 	for _, t := range b.Tombstones {
 		keep(pb.Set(tombKey(t.Key), binary.BigEndian.AppendUint64(nil, uint64(t.DeletedAt.UnixMilli())), nil))
+	}
+	for _, t := range b.MoveTasks {
+		v, err := encodeMoveTask(t)
+		if err != nil {
+			return fmt.Errorf("encoding move task %q: %w", t.Handle, err)
+		}
+		keep(pb.Set(moveTaskKey(t.Handle), v, nil))
 	}
 	if berr != nil {
 		return fmt.Errorf("building batch: %w", berr)

@@ -41,6 +41,7 @@ func Exercise(t *testing.T, open func(t *testing.T) engine.Engine) {
 		{"FIFO", exerciseFIFO},
 		{"Dedup", exerciseDedup},
 		{"DeadLetter", exerciseDeadLetter},
+		{"MoveTask", exerciseMoveTask},
 		{"Close", exerciseClose},
 	}
 	for _, a := range areas {

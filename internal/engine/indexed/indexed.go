@@ -35,6 +35,10 @@ type Engine struct {
 	byID       map[uint64]*queueState          // guarded by mu
 	tombstones map[engine.QueueKey]time.Time   // guarded by mu
 	nextQID    uint64                          // guarded by mu
+
+	// taskMu orders message move task writes (it is taken after opMu, and alone).
+	taskMu sync.Mutex
+	tasks  map[string]*engine.MoveTask // guarded by taskMu; by Handle
 }
 
 type queueState struct {
@@ -109,6 +113,7 @@ func New(ctx context.Context, store Store) (*Engine, error) {
 		byID:       make(map[uint64]*queueState),
 		tombstones: make(map[engine.QueueKey]time.Time),
 		nextQID:    1,
+		tasks:      make(map[string]*engine.MoveTask),
 	}
 	var orphans []MessageRef
 	nextSeqs := map[uint64]uint64{}
@@ -134,6 +139,7 @@ func New(ctx context.Context, store Store) (*Engine, error) {
 		NextQueueID: func(next uint64) { e.nextQID = max(e.nextQID, next) },
 		Tombstone:   func(t Tombstone) { tombs = append(tombs, t) },
 		Dedup:       func(d Dedup) { dedups = append(dedups, d) },
+		MoveTask:    func(t *engine.MoveTask) { e.tasks[t.Handle] = t.Clone() },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("loading store: %w", err)
@@ -1048,4 +1054,40 @@ func (e *Engine) MessageChangeVisibility(ctx context.Context, p *engine.MessageC
 		return nil, fmt.Errorf("storing visibility: %w", err)
 	}
 	return errs, nil
+}
+
+// MoveTaskPut implements engine.Engine.
+func (e *Engine) MoveTaskPut(ctx context.Context, t *engine.MoveTask) error {
+	done, err := e.begin()
+	if err != nil {
+		return err
+	}
+	defer done()
+	c := t.Clone()
+	c.StartedAt = fromMS(ms(c.StartedAt))
+	e.taskMu.Lock()
+	defer e.taskMu.Unlock()
+	if err := e.apply(ctx, &Batch{Sync: true, MoveTasks: []*engine.MoveTask{c}}); err != nil {
+		return fmt.Errorf("storing move task: %w", err)
+	}
+	e.tasks[c.Handle] = c
+	return nil
+}
+
+// MoveTaskList implements engine.Engine.
+func (e *Engine) MoveTaskList(_ context.Context, p *engine.MoveTaskListParams) ([]*engine.MoveTask, error) {
+	done, err := e.begin()
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	e.taskMu.Lock()
+	defer e.taskMu.Unlock()
+	var out []*engine.MoveTask
+	for _, t := range e.tasks {
+		if p.SourceQueueID == 0 || t.SourceQueueID == p.SourceQueueID {
+			out = append(out, t.Clone())
+		}
+	}
+	return out, nil
 }

@@ -43,6 +43,8 @@ type Loader struct {
 	Tombstone func(Tombstone)
 	// Dedup reports a remembered deduplication key.
 	Dedup func(Dedup)
+	// MoveTask reports a stored message move task.
+	MoveTask func(*engine.MoveTask)
 }
 
 // Dedup remembers a deduplication key of a queue until it expires.
@@ -94,6 +96,8 @@ type Batch struct {
 	// Tombstones are put; ClearedTombstones removed.
 	Tombstones        []Tombstone
 	ClearedTombstones []engine.QueueKey
+	// MoveTasks are message move tasks to put (keyed by Handle, replacing the stored one).
+	MoveTasks []*engine.MoveTask
 }
 
 // NewMessage is a message to store with its initial state.
@@ -120,5 +124,5 @@ func (b *Batch) Empty() bool {
 	return len(b.Queues) == 0 && len(b.DeletedQueues) == 0 && len(b.Messages) == 0 &&
 		len(b.States) == 0 && len(b.Deleted) == 0 && len(b.Purges) == 0 && len(b.NextSeqs) == 0 &&
 		b.NextQueueID == 0 && len(b.Tombstones) == 0 && len(b.ClearedTombstones) == 0 &&
-		len(b.Dedups) == 0 && len(b.DeletedDedups) == 0
+		len(b.Dedups) == 0 && len(b.DeletedDedups) == 0 && len(b.MoveTasks) == 0
 }

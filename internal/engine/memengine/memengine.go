@@ -33,6 +33,7 @@ type Store struct {
 	tombstones  map[engine.QueueKey]indexed.Tombstone // guarded by mu
 	nextQueueID uint64                                // guarded by mu
 	dedups      map[uint64]map[string]indexed.Dedup   // guarded by mu
+	moveTasks   map[string]*engine.MoveTask           // guarded by mu; by Handle
 }
 
 type storedMessage struct {
@@ -47,7 +48,7 @@ func NewStore() *Store {
 	return &Store{
 		queues: map[uint64]*engine.Queue{}, messages: map[uint64]map[uint64]*storedMessage{},
 		nextSeqs: map[uint64]uint64{}, tombstones: map[engine.QueueKey]indexed.Tombstone{},
-		dedups: map[uint64]map[string]indexed.Dedup{},
+		dedups: map[uint64]map[string]indexed.Dedup{}, moveTasks: map[string]*engine.MoveTask{},
 	}
 }
 
@@ -85,6 +86,11 @@ func (s *Store) Load(_ context.Context, l *indexed.Loader) error {
 			for _, d := range ds {
 				l.Dedup(d)
 			}
+		}
+	}
+	if l.MoveTask != nil {
+		for _, t := range s.moveTasks {
+			l.MoveTask(t.Clone())
 		}
 	}
 	return nil
@@ -149,6 +155,9 @@ func (s *Store) Apply(_ context.Context, b *indexed.Batch) (func() error, error)
 	}
 	for _, t := range b.Tombstones {
 		s.tombstones[t.Key] = t
+	}
+	for _, t := range b.MoveTasks {
+		s.moveTasks[t.Handle] = t.Clone()
 	}
 	return noWait, nil
 }

@@ -199,6 +199,23 @@ func decodeCases() []decodeCase {
 		action:  "ListDeadLetterSourceQueues",
 		want:    &queue.ListDeadLetterSourceQueuesInput{QueueUrl: testQueueURL},
 	}, {
+		name: "StartMessageMoveTask",
+		body: "Action=StartMessageMoveTask&SourceArn=arn%3Aaws%3Asqs%3Aus-east-1%3A000000000000%3Adlq" +
+			"&DestinationArn=arn%3Aaws%3Asqs%3Aus-east-1%3A000000000000%3Aq1&MaxNumberOfMessagesPerSecond=50",
+		action: "StartMessageMoveTask",
+		want: &queue.StartMessageMoveTaskInput{SourceArn: "arn:aws:sqs:us-east-1:000000000000:dlq",
+			DestinationArn: "arn:aws:sqs:us-east-1:000000000000:q1", MaxNumberOfMessagesPerSecond: new(int32(50))},
+	}, {
+		name:   "CancelMessageMoveTask",
+		body:   "Action=CancelMessageMoveTask&TaskHandle=eyJ0YXNrSWQiOiJ4In0",
+		action: "CancelMessageMoveTask",
+		want:   &queue.CancelMessageMoveTaskInput{TaskHandle: "eyJ0YXNrSWQiOiJ4In0"},
+	}, {
+		name:   "ListMessageMoveTasks",
+		body:   "Action=ListMessageMoveTasks&SourceArn=arn%3Aaws%3Asqs%3Aus-east-1%3A000000000000%3Adlq&MaxResults=10",
+		action: "ListMessageMoveTasks",
+		want:   &queue.ListMessageMoveTasksInput{SourceArn: "arn:aws:sqs:us-east-1:000000000000:dlq", MaxResults: new(int32(10))},
+	}, {
 		name:    "GET of a queue URL",
 		method:  http.MethodGet,
 		target:  "/000000000000/q1?Action=ReceiveMessage&MaxNumberOfMessages=2",
@@ -302,8 +319,9 @@ func TestDecodeErrors(t *testing.T) {
 			kind: protocol.ErrInvalidAction, message: "The request must contain the parameter Action."},
 		{name: "GET of a queue URL without Action", method: http.MethodGet, target: "/000000000000/q1", pathURL: testQueueURL,
 			kind: errNoAction},
-		{name: "not yet supported", body: "Action=ListMessageMoveTasks&SourceArn=arn%3Aaws%3Asqs%3Aus-east-1%3A000000000000%3Aq1",
-			kind: queue.ErrUnsupportedOperation, message: "The action ListMessageMoveTasks is not supported by this version of Sluice."},
+		{name: "ListMessageMoveTasks on a queue URL", target: "/000000000000/q1", pathURL: testQueueURL,
+			body: "Action=ListMessageMoveTasks&SourceArn=arn%3Aaws%3Asqs%3Aus-east-1%3A000000000000%3Aq1",
+			kind: protocol.ErrInvalidAction, message: "The action ListMessageMoveTasks is not valid for this endpoint."},
 		{name: "malformed body", body: "Action=ListQueues&QueueNamePrefix=%zz", kind: protocol.ErrMalformedQueryString,
 			message: `The request body is not a valid form-encoded query string: invalid URL escape "%zz"`},
 		{name: "malformed URL query", method: http.MethodGet, target: "/?Action=ListQueues&QueueNamePrefix=%zz", kind: protocol.ErrMalformedQueryString,

@@ -96,6 +96,19 @@ func encodeCases() []encodeCase {
 		// encoding of nil and empty is the same <ListDeadLetterSourceQueuesResult/>, and nil is
 		// what reads back.
 		{"ListDeadLetterSourceQueues_empty", "ListDeadLetterSourceQueues", &queue.ListDeadLetterSourceQueuesOutput{}},
+		{"StartMessageMoveTask", "StartMessageMoveTask", &queue.StartMessageMoveTaskOutput{TaskHandle: "eyJ0YXNrSWQiOiJ4In0"}},
+		{"CancelMessageMoveTask", "CancelMessageMoveTask", &queue.CancelMessageMoveTaskOutput{ApproximateNumberOfMessagesMoved: 3}},
+		// Flattened result entries; members absent for a finished task are omitted.
+		{"ListMessageMoveTasks", "ListMessageMoveTasks", &queue.ListMessageMoveTasksOutput{Results: []queue.ListMessageMoveTasksResultEntry{{
+			TaskHandle: "eyJ0YXNrSWQiOiJ4In0", Status: "RUNNING", SourceArn: "arn:aws:sqs:us-east-1:000000000000:dlq",
+			DestinationArn: "arn:aws:sqs:us-east-1:000000000000:q1", MaxNumberOfMessagesPerSecond: new(int32(50)),
+			ApproximateNumberOfMessagesMoved: 10, ApproximateNumberOfMessagesToMove: new(int64(100)), StartedTimestamp: 1700000000123,
+		}, {
+			Status: "FAILED", SourceArn: "arn:aws:sqs:us-east-1:000000000000:dlq",
+			ApproximateNumberOfMessagesToMove: new(int64(2)), FailureReason: "AWS.SimpleQueueService.NonExistentQueue",
+			StartedTimestamp: 1690000000000,
+		}}}},
+		{"ListMessageMoveTasks_empty", "ListMessageMoveTasks", &queue.ListMessageMoveTasksOutput{}},
 		{"ChangeMessageVisibilityBatch", "ChangeMessageVisibilityBatch", &queue.ChangeMessageVisibilityBatchOutput{
 			Successful: []queue.ChangeMessageVisibilityBatchResultEntry{{Id: "a"}},
 			Failed:     []queue.BatchResultErrorEntry{{Id: "b", SenderFault: false, Code: "InternalError", Message: "We encountered an internal error. Please try again."}},
@@ -231,6 +244,8 @@ func TestEncodeError(t *testing.T) {
 		{"ServiceUnavailable", &queue.Error{Kind: queue.ErrServiceUnavailable, Message: "The service is shutting down.", Cause: errors.New("engine closed")},
 			503, "ServiceUnavailable;Receiver"},
 		{"Internal", fmt.Errorf("reading segment 7: %w", errors.New("secret disk detail /var/lib/x")), 500, "InternalError;Receiver"},
+		{"ResourceNotFound", &queue.Error{Kind: queue.ErrResourceNotFound, Message: "The resource that you specified for the SourceArn parameter doesn't exist."},
+			404, "ResourceNotFoundException;Sender"},
 		{"EscapedMessage", &queue.Error{Kind: queue.ErrReceiptHandleIsInvalid, Message: `The input receipt handle "<&>" is not a valid receipt handle.`},
 			400, "ReceiptHandleIsInvalid;Sender"},
 	} {
