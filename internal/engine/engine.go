@@ -52,6 +52,11 @@ type Engine interface {
 	// issues a new receipt for each. It never waits: long polling is the caller's job, helped by
 	// NextVisibleAt in the result.
 	MessageReceive(ctx context.Context, p *MessageReceiveParams) (*MessageReceiveResult, error)
+	// MessageExpire deletes up to Max messages of a queue sent before RetentionCutoff, whatever
+	// their state, oldest first, and returns how many it deleted. Receives and stats expire only
+	// a bounded number each, so that a large expiry never stalls them; a sweeper finishes the job
+	// with this method.
+	MessageExpire(ctx context.Context, p *MessageExpireParams) (int, error)
 	// MessageMove moves up to Max visible messages of a queue to other queues (a message move
 	// task's step), each as a new message that keeps its id, body and attributes.
 	MessageMove(ctx context.Context, p *MessageMoveParams) (*MessageMoveResult, error)
@@ -71,7 +76,8 @@ type Engine interface {
 	QueueDelete(ctx context.Context, p *QueueDeleteParams) error
 	// QueueGet returns a queue by key. ErrQueueNotFound if absent.
 	QueueGet(ctx context.Context, p *QueueGetParams) (*Queue, error)
-	// QueueList returns the account's queues whose name starts with Prefix, sorted by name.
+	// QueueList returns the account's queues whose name starts with Prefix, sorted by name; with
+	// an empty Account, the queues of every account, sorted by account then name.
 	QueueList(ctx context.Context, p *QueueListParams) ([]*Queue, error)
 	// QueuePurge deletes every message of a queue. ErrPurgeInProgress within MinInterval of the
 	// previous purge.
@@ -315,6 +321,13 @@ type MessageReceiveResult struct {
 	NextVisibleAt time.Time
 	// DeadLettered counts the messages moved to the dead-letter queue instead of returned.
 	DeadLettered int
+}
+
+// MessageExpireParams are the arguments of MessageExpire.
+type MessageExpireParams struct {
+	Key             QueueKey
+	RetentionCutoff time.Time
+	Max             int
 }
 
 // MessageMoveParams are the arguments of MessageMove.

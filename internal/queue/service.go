@@ -54,6 +54,10 @@ type Options struct {
 	// MaxInFlight is the number of in-flight messages of a standard queue at which ReceiveMessage
 	// fails with OverLimit (SQS: 120,000).
 	MaxInFlight int
+	// SweepEvery is how often the retention sweeper runs (default 1 s; negative disables it).
+	// Receives expire old messages as they meet them; the sweeper removes the rest, in chunks,
+	// so that a large expiry never stalls a queue.
+	SweepEvery time.Duration
 }
 
 // Service implements the SQS actions.
@@ -71,6 +75,8 @@ type Service struct {
 	moveRunners map[string]*moveRunner // guarded by moveMu; by task handle
 	moveClosed  bool                   // guarded by moveMu: no worker starts once set
 	moveWG      sync.WaitGroup         // running workers
+
+	sweeping sync.WaitGroup // the retention sweeper (sweep.go)
 }
 
 // New returns a Service. Zero durations and limits take SQS's values.
@@ -90,6 +96,9 @@ func New(o Options) *Service {
 	if o.MaxInFlight == 0 {
 		o.MaxInFlight = 120000
 	}
+	if o.SweepEvery == 0 {
+		o.SweepEvery = time.Second
+	}
 	return &Service{eng: o.Engine, clock: o.Clock, log: o.Logger, opts: o, waiter: newWaiters(), done: make(chan struct{}),
 		moveRunners: map[string]*moveRunner{}}
 }
@@ -98,6 +107,10 @@ func New(o Options) *Service {
 // running when the previous process stopped. Call it once, before serving; Close stops what it
 // starts.
 func (s *Service) Start(ctx context.Context) error {
+	if s.opts.SweepEvery > 0 {
+		s.sweeping.Add(1)
+		go s.sweepLoop()
+	}
 	return s.resumeMoveTasks(ctx)
 }
 
@@ -107,6 +120,7 @@ func (s *Service) Start(ctx context.Context) error {
 func (s *Service) Close() {
 	s.once.Do(func() { close(s.done) })
 	s.stopMoveTasks()
+	s.sweeping.Wait()
 }
 
 // internal wraps an unexpected engine failure as a retryable ServiceUnavailable whose cause is

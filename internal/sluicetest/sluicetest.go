@@ -83,6 +83,11 @@ func NewServer(t testing.TB, o Options) *Server {
 	fc := clock.NewFake(Start)
 	so := o.Service
 	so.Engine, so.Clock, so.Logger = o.Engine, fc, slog.New(slog.DiscardHandler)
+	if so.SweepEvery == 0 {
+		// No background sweeper: its timer would sit on the fake clock beside long polls.
+		// Receives still expire messages inline; tests of the sweeper call Sweep.
+		so.SweepEvery = -1
+	}
 	svc := queue.New(so)
 	if err := svc.Start(context.Background()); err != nil {
 		t.Fatalf("starting the service: %v", err)

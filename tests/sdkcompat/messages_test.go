@@ -2,6 +2,7 @@ package sdkcompat
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -374,4 +375,36 @@ func TestOverLimit(t *testing.T) {
 			requireCode(t, err, "OverLimit")
 		})
 	}
+}
+
+// TestRetentionSweep expires a backlog larger than what receives expire inline: the sweeper
+// removes all of it, and the queue keeps serving meanwhile.
+func TestRetentionSweep(t *testing.T) {
+	t.Parallel()
+	forEachEngine(t, func(t *testing.T, b *testBundle) {
+		url := b.create(t, "sweep", map[string]string{"MessageRetentionPeriod": "60"})
+		const n = 3000
+		for i := 0; i < n; i += 10 {
+			var es []types.SendMessageBatchRequestEntry
+			for j := range 10 {
+				es = append(es, types.SendMessageBatchRequestEntry{Id: aws.String(fmt.Sprint("e", j)), MessageBody: aws.String("old")})
+			}
+			_, err := b.c.SendMessageBatch(b.ctx, &sqs.SendMessageBatchInput{QueueUrl: &url, Entries: es})
+			require.NoError(t, err)
+		}
+		b.srv.Clock.Advance(61 * time.Second)
+		b.send(t, url, "new")
+		// A receive expires only a bounded number itself and never delivers an expired message.
+		for _, m := range b.receive(t, url, 10) {
+			require.Equal(t, "new", *m.Body)
+		}
+		removed := b.srv.Service.Sweep(b.ctx)
+		require.Positive(t, removed, "the sweeper removes what receives left")
+		require.Zero(t, b.srv.Service.Sweep(b.ctx), "nothing left to expire")
+		out, err := b.c.GetQueueAttributes(b.ctx, &sqs.GetQueueAttributesInput{QueueUrl: &url, AttributeNames: []types.QueueAttributeName{"All"}})
+		require.NoError(t, err)
+		total, _ := strconv.Atoi(out.Attributes["ApproximateNumberOfMessages"])
+		inFlight, _ := strconv.Atoi(out.Attributes["ApproximateNumberOfMessagesNotVisible"])
+		require.Equal(t, 1, total+inFlight, "only the new message is left")
+	})
 }

@@ -192,10 +192,11 @@ func (x *Index) Promote(now int64) {
 	}
 }
 
-// Expire removes every entry sent before cutoff (whatever its state) and returns their seqs.
-func (x *Index) Expire(cutoff int64) []uint64 {
+// Expire removes entries sent before cutoff (whatever their state), oldest first, at most max
+// of them (max <= 0: all), and returns their seqs.
+func (x *Index) Expire(cutoff int64, max int) []uint64 {
 	var out []uint64
-	for len(x.arrival) > 0 && x.arrival[0].sentAt < cutoff {
+	for len(x.arrival) > 0 && x.arrival[0].sentAt < cutoff && (max <= 0 || len(out) < max) {
 		a := heap.Pop(&x.arrival).(arrival)
 		if e := x.bySeq[a.seq]; e != nil && e.SentAt == a.sentAt {
 			x.unplace(e)

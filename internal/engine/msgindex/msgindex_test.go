@@ -208,7 +208,7 @@ func TestRemove(t *testing.T) {
 	require.Nil(t, x.Remove(1), "removing twice")
 	require.Nil(t, x.Get(1))
 	require.Zero(t, x.Len())
-	require.Empty(t, x.Expire(1<<62), "removed entries do not expire again")
+	require.Empty(t, x.Expire(1<<62, 0), "removed entries do not expire again")
 }
 
 func TestExpire(t *testing.T) {
@@ -227,24 +227,24 @@ func TestExpire(t *testing.T) {
 	x.Remove(4)
 	require.Equal(t, counts{5, 2, 2}, countsOf(x))
 
-	require.Empty(t, x.Expire(1000), "sent at the cutoff is kept")
-	require.Equal(t, []uint64{1, 2, 3, 5}, x.Expire(5001))
+	require.Empty(t, x.Expire(1000, 0), "sent at the cutoff is kept")
+	require.Equal(t, []uint64{1, 2, 3, 5}, x.Expire(5001, 0))
 	require.Equal(t, 5, x.Len())
 	require.Equal(t, counts{4, 0, 1}, countsOf(x))
 	for _, seq := range []uint64{1, 2, 3, 4, 5} {
 		require.Nil(t, x.Get(seq))
 	}
-	require.Empty(t, x.Expire(5001))
+	require.Empty(t, x.Expire(5001, 0))
 	require.Equal(t, uint64(6), x.PeekReady().Seq)
 
-	require.Equal(t, []uint64{6, 7, 8, 9, 10}, x.Expire(1<<62))
+	require.Equal(t, []uint64{6, 7, 8, 9, 10}, x.Expire(1<<62, 0))
 	require.Equal(t, counts{0, 0, 0}, countsOf(x))
 	require.Zero(t, x.NextVisibleAt())
 
 	// The index keeps working after it was emptied.
 	x.Add(ready(11, 20_000))
-	require.Empty(t, x.Expire(20_000))
-	require.Equal(t, []uint64{11}, x.Expire(20_001))
+	require.Empty(t, x.Expire(20_000, 0))
+	require.Equal(t, []uint64{11}, x.Expire(20_001, 0))
 }
 
 func TestExpireOrder(t *testing.T) {
@@ -255,9 +255,9 @@ func TestExpireOrder(t *testing.T) {
 	for _, e := range []*Entry{ready(4, 3000), ready(1, 1000), ready(3, 2000), ready(2, 2000), ready(5, 500)} {
 		x.Add(e)
 	}
-	require.Equal(t, []uint64{5, 1}, x.Expire(2000))
-	require.Equal(t, []uint64{2, 3}, x.Expire(2001))
-	require.Equal(t, []uint64{4}, x.Expire(1<<62))
+	require.Equal(t, []uint64{5, 1}, x.Expire(2000, 0))
+	require.Equal(t, []uint64{2, 3}, x.Expire(2001, 0))
+	require.Equal(t, []uint64{4}, x.Expire(1<<62, 0))
 }
 
 func TestCompaction(t *testing.T) {
@@ -281,7 +281,7 @@ func TestCompaction(t *testing.T) {
 	for seq := uint64(5); seq <= 2500; seq += 5 {
 		want = append(want, seq)
 	}
-	require.Equal(t, want, x.Expire(2501))
+	require.Equal(t, want, x.Expire(2501, 0))
 	require.Equal(t, n/5-len(want), x.Len())
 
 	// Steady churn with few live entries keeps the list bounded.
@@ -293,7 +293,7 @@ func TestCompaction(t *testing.T) {
 	}
 	require.LessOrEqual(t, len(x.arrival), 2048, "arrival list grows without bound under churn")
 	require.Equal(t, n/5-len(want), x.Len())
-	got := x.Expire(1 << 62)
+	got := x.Expire(1<<62, 0)
 	require.Len(t, got, n/5-len(want))
 	require.True(t, slices.IsSorted(got))
 	require.Zero(t, x.Len())
@@ -314,11 +314,11 @@ func TestRemoveAll(t *testing.T) {
 	require.Equal(t, counts{0, 0, 0}, countsOf(x))
 	require.Nil(t, x.PeekReady())
 	require.Zero(t, x.NextVisibleAt())
-	require.Empty(t, x.Expire(1<<62))
+	require.Empty(t, x.Expire(1<<62, 0))
 
 	x.Add(ready(4, 3000))
 	require.Equal(t, uint64(4), x.PeekReady().Seq)
-	require.Equal(t, []uint64{4}, x.Expire(1<<62))
+	require.Equal(t, []uint64{4}, x.Expire(1<<62, 0))
 }
 
 // TestModel runs random operations against the index and a plain model of it.
@@ -417,7 +417,7 @@ func TestModel(t *testing.T) {
 				}
 			}
 			slices.Sort(want)
-			got := x.Expire(cutoff)
+			got := x.Expire(cutoff, 0)
 			slices.Sort(got)
 			if len(want) == 0 {
 				require.Empty(t, got, "step %d", step)
@@ -446,4 +446,15 @@ func BenchmarkIndexMemory(b *testing.B) {
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "bytes/msg")
 		runtime.KeepAlive(x)
 	}
+}
+
+func TestExpireMax(t *testing.T) {
+	t.Parallel()
+	x := New()
+	for seq := uint64(1); seq <= 10; seq++ {
+		x.Add(ready(seq, int64(seq)))
+	}
+	require.Equal(t, []uint64{1, 2, 3}, x.Expire(100, 3))
+	require.Equal(t, []uint64{4, 5, 6, 7, 8, 9, 10}, x.Expire(100, 0))
+	require.Zero(t, x.Len())
 }
