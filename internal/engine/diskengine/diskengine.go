@@ -11,6 +11,14 @@
 //
 // A data directory is used by one process at a time: Open fails with a clear error when another
 // process (or another Open in this process) holds it.
+//
+// Storage failures are fail-stop: when a write or fsync of the write-ahead log fails (an I/O
+// error, a full disk, a short write), the store fails for good. The operation that met the
+// failure and every later one return an error wrapping ErrStoreFailed (which the server answers
+// with a retryable 503 ServiceUnavailable), nothing that was not durable before the failure is
+// acknowledged, and Err reports the failure (for readiness checks). Recovery is a restart, which
+// replays the log up to the failure; see ErrStoreFailed and walGuard for why Pebble cannot go on
+// after such a failure.
 package diskengine
 
 import (
@@ -42,9 +50,10 @@ const (
 	SyncAlways SyncMode = iota
 	// SyncInterval never waits for an fsync: a background goroutine syncs the WAL every
 	// Options.SyncEvery. On power failure or an OS crash the writes of the last SyncEvery
-	// (default 10ms) may be lost even though they were acknowledged. A crash of the sluice
-	// process alone loses at most the writes Pebble had not yet handed to the OS, which its WAL
-	// writer does continuously in the background.
+	// (default 10ms) may be lost even though they were acknowledged, and so may they when a
+	// write or fsync of the log fails (the store then fails: see ErrStoreFailed). A crash of the
+	// sluice process alone loses at most the writes Pebble had not yet handed to the OS, which
+	// its WAL writer does continuously in the background.
 	SyncInterval
 )
 
@@ -115,6 +124,9 @@ type Store struct {
 	closeMu sync.RWMutex
 	closed  bool // guarded by closeMu
 
+	// fail records a storage failure, after which every operation is refused.
+	fail *failure
+
 	// unsynced is set by writes not yet fsynced in SyncInterval mode.
 	unsynced atomic.Bool
 	stopSync chan struct{} // closed to stop the sync goroutine; nil without one
@@ -166,6 +178,7 @@ func OpenStore(opts Options) (*Store, error) {
 	}
 	log := base.With("dir", dir)
 	plog := log.With("subsystem", "pebble")
+	fail := &failure{log: log}
 
 	if err := checkDir(fs, dir); err != nil {
 		return nil, err
@@ -189,25 +202,34 @@ func OpenStore(opts Options) (*Store, error) {
 	cache := pebble.NewCache(cacheSize)
 	defer cache.Unref() // the DB holds its own reference
 	db, err := pebble.Open(dir, &pebble.Options{
-		FS:                 fs,
+		FS:                 &walGuard{FS: fs, fail: fail},
 		Lock:               lock,
 		Cache:              cache,
 		MemTableSize:       memTableSize,
 		FormatMajorVersion: pebble.FormatNewest,
-		Logger:             pebbleLogger{plog},
+		Logger:             pebbleLogger{log: plog, fail: fail},
 		EventListener:      pebbleEvents(plog),
 	})
 	if err != nil {
 		_ = lock.Close()
+		if pebble.IsCorruptionError(err) {
+			return nil, fmt.Errorf("data dir %s holds a damaged store, which sluice will not open: %w; "+
+				"restore the directory from a backup, or move it aside to start with an empty store", dir, err)
+		}
 		return nil, fmt.Errorf("opening store in data dir %s: %w", dir, err)
 	}
-	if err := checkFormat(db, dir); err != nil {
+	err = checkFormat(db, dir)
+	if ferr := fail.get(); ferr != nil {
+		// Writing the log failed while opening (recovery or the format marker).
+		err = fmt.Errorf("opening store in data dir %s: %w", dir, ferr)
+	}
+	if err != nil {
 		_ = db.Close()
 		_ = lock.Close()
 		return nil, err
 	}
 
-	s := &Store{db: db, lock: lock, dir: dir, mode: opts.Sync, log: log}
+	s := &Store{db: db, lock: lock, dir: dir, mode: opts.Sync, log: log, fail: fail}
 	if s.mode == SyncInterval {
 		every := opts.SyncEvery
 		if every <= 0 {
@@ -229,6 +251,9 @@ func (s *Store) Load(ctx context.Context, l *indexed.Loader) error {
 	defer s.closeMu.RUnlock()
 	if s.closed {
 		return engine.ErrClosed
+	}
+	if err := s.fail.get(); err != nil {
+		return err
 	}
 	snap := s.db.NewSnapshot()
 	defer snap.Close()
@@ -371,6 +396,10 @@ func scan(ctx context.Context, snap *pebble.Snapshot, lo, hi []byte, fn func(k, 
 // the memory engine: queues, deleted queues, new messages, states, deleted messages, purges,
 // then the bookkeeping records and message move tasks. Pebble applies batches in the order they enter its commit
 // pipeline, which is the order of the Apply calls.
+//
+// After a storage failure Apply refuses every batch, and a batch in flight when it happens
+// fails (from Apply or from wait) even if Pebble reports success: the WAL guard hides the
+// failure from Pebble, so the store's own record of it is what decides.
 func (s *Store) Apply(ctx context.Context, b *indexed.Batch) (func() error, error) {
 	if b.Empty() {
 		return noWait, nil
@@ -383,6 +412,10 @@ func (s *Store) Apply(ctx context.Context, b *indexed.Batch) (func() error, erro
 		s.closeMu.RUnlock()
 		return nil, engine.ErrClosed
 	}
+	if err := s.fail.get(); err != nil {
+		s.closeMu.RUnlock()
+		return nil, err
+	}
 	pb := s.db.NewBatch()
 	if err := s.build(pb, b); err != nil {
 		pb.Close()
@@ -393,29 +426,58 @@ func (s *Store) Apply(ctx context.Context, b *indexed.Batch) (func() error, erro
 		// Commit without waiting for the fsync: the caller waits for it after releasing its
 		// locks, so that concurrent batches join one fsync (Pebble's group commit). closeMu
 		// stays held until then.
-		if err := s.db.ApplyNoSyncWait(pb, pebble.Sync); err != nil {
-			pb.Close()
+		if err := s.commit(pb, true); err != nil {
 			s.closeMu.RUnlock()
-			return nil, fmt.Errorf("writing batch: %w", err)
+			return nil, err
 		}
 		return func() error {
 			defer s.closeMu.RUnlock()
 			defer pb.Close()
 			if err := pb.SyncWait(); err != nil {
-				return fmt.Errorf("syncing batch: %w", err)
+				// The guard keeps WAL errors from Pebble, so this is not expected; the log is
+				// broken all the same.
+				s.fail.set(fmt.Errorf("syncing batch: %w", err))
 			}
-			return nil
+			// Pebble reports the sync that covered this batch only after the guard recorded any
+			// failure of it: a failure recorded by now may concern this batch.
+			return s.fail.get()
 		}, nil
 	}
 	defer s.closeMu.RUnlock()
-	defer pb.Close()
-	if err := pb.Commit(pebble.NoSync); err != nil {
-		return nil, fmt.Errorf("writing batch: %w", err)
+	if err := s.commit(pb, false); err != nil {
+		return nil, err
+	}
+	pb.Close()
+	if err := s.fail.get(); err != nil {
+		// The batch may have met the failure on its way to the log.
+		return nil, err
 	}
 	if s.mode == SyncInterval {
 		s.unsynced.Store(true)
 	}
 	return noWait, nil
+}
+
+// commit hands pb to Pebble: with sync, without waiting for the fsync (ApplyNoSyncWait: the
+// caller calls pb.SyncWait, then pb.Close), else without sync (the caller closes pb). On error
+// pb is closed, or abandoned if Pebble panicked (it may still refer to it); a panic out of
+// Pebble fails the store.
+func (s *Store) commit(pb *pebble.Batch, sync bool) (err error) {
+	defer func() {
+		if ferr := s.fail.recovered("committing a batch", recover()); ferr != nil {
+			err = ferr
+		}
+	}()
+	if sync {
+		err = s.db.ApplyNoSyncWait(pb, pebble.Sync)
+	} else {
+		err = pb.Commit(pebble.NoSync)
+	}
+	if err != nil {
+		pb.Close()
+		return fmt.Errorf("writing batch: %w", err)
+	}
+	return nil
 }
 
 func noWait() error { return nil }
@@ -513,6 +575,10 @@ func (s *Store) Message(_ context.Context, qid, seq uint64) (*engine.Message, er
 	if s.closed {
 		return nil, engine.ErrClosed
 	}
+	if err := s.fail.get(); err != nil {
+		// Pebble's memtable may hold writes of batches that failed: serve nothing.
+		return nil, err
+	}
 	v, closer, err := s.db.Get(msgKey(prefixMessage, qid, seq))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, fmt.Errorf("message %d/%d: %w", qid, seq, engine.ErrMessageNotFound)
@@ -528,10 +594,22 @@ func (s *Store) Message(_ context.Context, qid, seq uint64) (*engine.Message, er
 	return m, nil
 }
 
+// Err returns nil while the store is healthy. After a storage failure it returns an error
+// wrapping ErrStoreFailed and the cause: the store then refuses every operation until it is
+// closed and opened again. Readiness checks should report it.
+func (s *Store) Err() error { return s.fail.get() }
+
 // Close implements indexed.Store: it waits for operations in progress, stops the background
 // sync, syncs what is not yet durable, and closes Pebble and the directory lock. Closing twice
-// is a no-op.
+// is a no-op. Closing a failed store returns its failure (what was not durable stays so) after
+// closing it as usual, so that the directory can be opened again; but if Pebble panicked, Close
+// leaves Pebble and the lock alone and returns at once: Pebble may be stuck holding its commit
+// mutex (see walGuard), so closing it could block forever, and the directory must stay locked
+// while its goroutines may still run. The process must then exit to recover.
 func (s *Store) Close() error {
+	if s.fail.panicked.Load() {
+		return fmt.Errorf("closing store in data dir %s: not closed, restart the process: %w", s.dir, s.fail.get())
+	}
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
 	if s.closed {
@@ -542,8 +620,10 @@ func (s *Store) Close() error {
 	if s.stopSync != nil {
 		close(s.stopSync)
 		<-s.syncDone
-		if err := s.syncWAL(); err != nil {
-			errs = append(errs, fmt.Errorf("final sync: %w", err))
+		if s.fail.get() == nil {
+			if err := s.syncWAL(); err != nil {
+				errs = append(errs, fmt.Errorf("final sync: %w", err))
+			}
 		}
 	}
 	if err := s.db.Close(); err != nil {
@@ -551,6 +631,9 @@ func (s *Store) Close() error {
 	}
 	if err := s.lock.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("releasing data dir lock: %w", err))
+	}
+	if err := s.fail.get(); err != nil {
+		errs = append(errs, err)
 	}
 	s.log.Info("store closed")
 	return errors.Join(errs...)
@@ -566,6 +649,9 @@ func (s *Store) syncLoop(every time.Duration) {
 		case <-s.stopSync:
 			return
 		case <-t.C:
+			if s.fail.get() != nil {
+				continue // reported once, when it happened
+			}
 			if err := s.syncWAL(); err != nil {
 				s.log.Error("background sync failed", "err", err)
 			}
@@ -575,14 +661,25 @@ func (s *Store) syncLoop(every time.Duration) {
 
 // syncWAL makes every write committed so far durable, if any is not yet. It writes an empty
 // log record with Sync, which fsyncs the WAL up to and including it; concurrent writers are not
-// blocked by it.
-func (s *Store) syncWAL() error {
+// blocked by it. It fails if the store has failed.
+func (s *Store) syncWAL() (err error) {
+	if err := s.fail.get(); err != nil {
+		return err
+	}
 	if !s.unsynced.Swap(false) {
 		return nil
 	}
-	if err := s.db.LogData(nil, pebble.Sync); err != nil {
-		s.unsynced.Store(true)
-		return err
-	}
-	return nil
+	defer func() {
+		// DB.LogData with Sync calls Logger.Fatalf, which panics, if the sync fails.
+		if ferr := s.fail.recovered("syncing the log", recover()); ferr != nil {
+			err = ferr
+		}
+		if err == nil {
+			err = s.fail.get() // the guard hid a failure from Pebble
+		}
+		if err != nil {
+			s.unsynced.Store(true)
+		}
+	}()
+	return s.db.LogData(nil, pebble.Sync)
 }

@@ -401,7 +401,7 @@ func TestEmptyAndAbsentDirAccepted(t *testing.T) {
 func TestPebbleStoreWithoutMarkerRefused(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{discardLogger()}})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{log: discardLogger()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,7 +429,7 @@ func TestUnknownFormatRefused(t *testing.T) {
 		t.Fatalf("OpenStore on format 2: err = %v", err)
 	}
 	// The refusal released the lock: fixing the marker makes the dir usable again.
-	db, err := pebble.Open(opts.Dir, &pebble.Options{Logger: pebbleLogger{discardLogger()}})
+	db, err := pebble.Open(opts.Dir, &pebble.Options{Logger: pebbleLogger{log: discardLogger()}})
 	if err != nil {
 		t.Fatal(err)
 	}

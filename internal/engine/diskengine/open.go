@@ -43,9 +43,31 @@ func checkDir(fsys vfs.FS, dir string) error {
 	if len(shown) > 3 {
 		shown = append(shown[:3:3], "...")
 	}
+	if slices.ContainsFunc(names, isPebbleFile) {
+		// Pebble finds its current MANIFEST through a marker file; without it the store's
+		// files are there but unusable.
+		return fmt.Errorf("data dir %s holds a damaged store: it contains store files (%s) but no "+
+			"manifest marker; restore the directory from a backup, or move it aside to start with an empty store",
+			dir, strings.Join(shown, ", "))
+	}
 	return fmt.Errorf("data dir %s is not empty and holds no sluice store (it contains %s); "+
 		"refusing to create one among foreign files: use an empty or new directory",
 		dir, strings.Join(shown, ", "))
+}
+
+// isPebbleFile reports whether a file name is one Pebble writes in its directory.
+func isPebbleFile(name string) bool {
+	for _, p := range [...]string{"MANIFEST-", "OPTIONS-", "marker."} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	for _, s := range [...]string{".log", ".sst", ".blob"} {
+		if strings.HasSuffix(name, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkFormat verifies the format marker of a freshly opened store, or writes it into a store
@@ -83,6 +105,14 @@ func checkFormat(db *pebble.DB, dir string) error {
 	if err := db.Set(formatKey, []byte(formatVersion), pebble.Sync); err != nil {
 		return fmt.Errorf("writing format marker of data dir %s: %w", dir, err)
 	}
+	// Pebble creates a new store's first WAL before it raises the store to the newest format,
+	// so that WAL lacks the synced offsets (FormatWALSyncChunks) that let recovery tell a
+	// corrupt record from a torn tail: with them it refuses a WAL damaged before its last
+	// synced record; without them it silently drops everything after the damage. A flush
+	// moves the marker to a table and switches to a new WAL, written with synced offsets.
+	if err := db.Flush(); err != nil {
+		return fmt.Errorf("flushing new store in data dir %s: %w", dir, err)
+	}
 	return nil
 }
 
@@ -100,9 +130,16 @@ func lockHeld(err error) bool {
 }
 
 // pebbleLogger routes Pebble's log messages to slog: Infof at Info, Errorf at Error. Fatalf,
-// which Pebble calls when it cannot go on (a failed WAL write, corruption found in the
-// background), logs at Error and panics with the message instead of exiting the process.
-type pebbleLogger struct{ log *slog.Logger }
+// which Pebble calls when it cannot go on (a failed commit or MANIFEST write, corruption found
+// in the background), logs at Error, fails the store (if fail is set) and panics with the
+// message instead of exiting the process. On a goroutine of an operation the Store recovers the
+// panic into ErrStoreFailed; on one of Pebble's background goroutines (flushes, compactions)
+// nothing does, and the panic ends the process: crash-only, as Pebble intends, and nothing
+// acknowledged is lost, since the WAL holds it.
+type pebbleLogger struct {
+	log  *slog.Logger
+	fail *failure
+}
 
 func (l pebbleLogger) Infof(format string, args ...any) {
 	l.log.Info(strings.TrimSpace(fmt.Sprintf(format, args...)))
@@ -115,6 +152,9 @@ func (l pebbleLogger) Errorf(format string, args ...any) {
 func (l pebbleLogger) Fatalf(format string, args ...any) {
 	msg := strings.TrimSpace(fmt.Sprintf(format, args...))
 	l.log.Error("fatal: " + msg)
+	if l.fail != nil {
+		l.fail.set(errors.New("pebble: " + msg))
+	}
 	panic("pebble: " + msg)
 }
 

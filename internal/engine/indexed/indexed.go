@@ -189,11 +189,24 @@ func (e *Engine) Close() error {
 }
 
 // begin starts an operation; the caller must call the returned function when done.
+//
+// A store that can fail for good (the disk engine after a storage error) says so with an Err
+// method, and then every operation fails with its error: the index may be ahead of the store
+// (a batch that failed after it was applied is not undone), so no answer may rest on it until
+// the engine is reopened. Otherwise a retried delete would find its message gone from the
+// index and succeed, and a retried FIFO send would find its deduplication id and succeed, with
+// neither written.
 func (e *Engine) begin() (func(), error) {
 	e.opMu.RLock()
 	if e.closed {
 		e.opMu.RUnlock()
 		return nil, engine.ErrClosed
+	}
+	if f, ok := e.store.(interface{ Err() error }); ok {
+		if err := f.Err(); err != nil {
+			e.opMu.RUnlock()
+			return nil, err
+		}
 	}
 	return e.opMu.RUnlock, nil
 }
