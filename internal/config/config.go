@@ -121,7 +121,7 @@ func (c *Config) fields() []field {
 		{flag: "listen", help: "address of the SQS endpoint", str: &c.Listen},
 		{flag: "data-dir", help: "data directory of the disk engine", str: &c.DataDir},
 		{flag: "storage", help: "storage engine: disk (durable) or memory (not durable)", str: &c.Storage},
-		{flag: "sync", help: "disk durability: always (fsync before acknowledging) or interval (may lose the last ~10ms on power loss)", str: &c.Sync},
+		{flag: "sync", help: "disk durability: always (fsync before acknowledging) or interval (may lose the last ~10ms of acknowledged writes on any crash)", str: &c.Sync},
 		{flag: "region", help: "region used in ARNs", str: &c.Region},
 		{flag: "account-id", help: "12-digit account id used in queue URLs and ARNs", str: &c.AccountID},
 		{flag: "log-level", help: "debug, info, warn or error", str: &c.LogLevel},

@@ -7,7 +7,7 @@
 // the key layout in codec.go). With SyncAlways, the default, a write that asks for durability is
 // acknowledged only after the WAL holding it has been fsynced; concurrent writers share one fsync
 // (group commit). SyncInterval fsyncs in the background instead and may lose the last few
-// milliseconds of acknowledged writes on power failure.
+// milliseconds of acknowledged writes on any crash.
 //
 // A data directory is used by one process at a time: Open fails with a clear error when another
 // process (or another Open in this process) holds it.
@@ -49,11 +49,11 @@ const (
 	// share fsyncs through Pebble's group commit.
 	SyncAlways SyncMode = iota
 	// SyncInterval never waits for an fsync: a background goroutine syncs the WAL every
-	// Options.SyncEvery. On power failure or an OS crash the writes of the last SyncEvery
-	// (default 10ms) may be lost even though they were acknowledged, and so may they when a
-	// write or fsync of the log fails (the store then fails: see ErrStoreFailed). A crash of the
-	// sluice process alone loses at most the writes Pebble had not yet handed to the OS, which
-	// its WAL writer does continuously in the background.
+	// Options.SyncEvery. On any crash — of the sluice process too, not only of the OS or the
+	// power: Pebble keeps the partly filled log block in process memory until a sync — the
+	// writes of the last SyncEvery (default 10ms) may be lost even though they were
+	// acknowledged, and so may they when a write or fsync of the log fails (the store then
+	// fails: see ErrStoreFailed). The crash harness measured it (docs/durability.md).
 	SyncInterval
 )
 

@@ -2,6 +2,7 @@ package indexed
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -190,8 +191,8 @@ func (e *Engine) Close() error {
 
 // begin starts an operation; the caller must call the returned function when done.
 //
-// A store that can fail for good (the disk engine after a storage error) says so with an Err
-// method, and then every operation fails with its error: the index may be ahead of the store
+// A store that has failed for good (the disk engine after a storage error) says so with Err, and
+// then every operation fails with its error: the index may be ahead of the store
 // (a batch that failed after it was applied is not undone), so no answer may rest on it until
 // the engine is reopened. Otherwise a retried delete would find its message gone from the
 // index and succeed, and a retried FIFO send would find its deduplication id and succeed, with
@@ -202,11 +203,9 @@ func (e *Engine) begin() (func(), error) {
 		e.opMu.RUnlock()
 		return nil, engine.ErrClosed
 	}
-	if f, ok := e.store.(interface{ Err() error }); ok {
-		if err := f.Err(); err != nil {
-			e.opMu.RUnlock()
-			return nil, err
-		}
+	if err := e.store.Err(); err != nil {
+		e.opMu.RUnlock()
+		return nil, err
 	}
 	return e.opMu.RUnlock, nil
 }
@@ -1052,8 +1051,19 @@ func (e *Engine) MessageDelete(ctx context.Context, p *engine.MessageDeleteParam
 		b.Deleted = append(b.Deleted, MessageRef{QueueID: qs.id, Seq: r.Seq})
 	}
 	if b.Empty() {
-		qs.mu.Unlock()
-		return errs, nil
+		// Nothing to delete. If a receipt's message is already gone, a concurrent delete of it
+		// may not be durable yet: write a barrier (rewriting the queue's sequence record) whose
+		// durability implies that of every earlier batch, so that this success never
+		// acknowledges a deletion a crash could undo.
+		gone := false
+		for _, err := range errs {
+			gone = gone || errors.Is(err, engine.ErrMessageNotFound)
+		}
+		if !gone {
+			qs.mu.Unlock()
+			return errs, nil
+		}
+		b.NextSeqs = []MessageRef{{QueueID: qs.id, Seq: qs.nextSeq}}
 	}
 	err = e.commitUnlock(ctx, qs, b, func() {
 		for _, st := range removed {

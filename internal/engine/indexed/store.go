@@ -25,6 +25,10 @@ type Store interface {
 	Apply(ctx context.Context, b *Batch) (wait func() error, err error)
 	// Message reads a stored message; engine.ErrMessageNotFound if it is absent.
 	Message(ctx context.Context, queueID, seq uint64) (*engine.Message, error)
+	// Err reports a failure that makes the store unusable until it is reopened (nil while it
+	// is healthy). Once it is set, the engine refuses every operation: its index may be ahead of
+	// what the store persisted.
+	Err() error
 	// Close releases the store.
 	Close() error
 }

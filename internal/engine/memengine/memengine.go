@@ -173,5 +173,8 @@ func (s *Store) Message(_ context.Context, qid, seq uint64) (*engine.Message, er
 	return m.msg, nil
 }
 
+// Err implements indexed.Store: a map store never fails.
+func (s *Store) Err() error { return nil }
+
 // Close implements indexed.Store.
 func (s *Store) Close() error { return nil }

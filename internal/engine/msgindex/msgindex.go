@@ -148,8 +148,7 @@ func (x *Index) unplace(e *Entry) {
 	x.refresh(e.group)
 }
 
-// refresh keeps a FIFO group's place in the available heap in step with its state, and drops
-// empty groups.
+// refresh keeps a FIFO group's place in the available heap in step with its state.
 func (x *Index) refresh(g *group) {
 	if g == nil {
 		return
@@ -162,7 +161,13 @@ func (x *Index) refresh(g *group) {
 	case g.aidx >= 0:
 		heap.Remove(&x.available, g.aidx)
 	}
-	if g.inFlight == 0 && len(g.queue) == 0 {
+}
+
+// dropIfEmpty forgets a FIFO group that has no message left. It is called only when a message
+// leaves the index for good: a group is momentarily empty inside every Receive, and its
+// in-flight message must keep pointing at the group that later messages join.
+func (x *Index) dropIfEmpty(g *group) {
+	if g != nil && g.inFlight == 0 && len(g.queue) == 0 {
 		delete(x.groups, g.id)
 	}
 }
@@ -178,6 +183,7 @@ func (x *Index) Remove(seq uint64) *Entry {
 	}
 	x.unplace(e)
 	delete(x.bySeq, seq)
+	x.dropIfEmpty(e.group)
 	x.maybeCompact()
 	return e
 }
@@ -201,6 +207,7 @@ func (x *Index) Expire(cutoff int64, max int) []uint64 {
 		if e := x.bySeq[a.seq]; e != nil && e.SentAt == a.sentAt {
 			x.unplace(e)
 			delete(x.bySeq, a.seq)
+			x.dropIfEmpty(e.group)
 			out = append(out, a.seq)
 		}
 	}

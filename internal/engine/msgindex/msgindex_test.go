@@ -458,3 +458,21 @@ func TestExpireMax(t *testing.T) {
 	require.Equal(t, []uint64{4, 5, 6, 7, 8, 9, 10}, x.Expire(100, 0))
 	require.Zero(t, x.Len())
 }
+
+// TestFIFOGroupSurvivesReceiveOfItsOnlyMessage is the regression test of a bug the crash harness
+// found: receiving a group's only waiting message dropped the group, so the next message of the
+// group was delivered while the first was in flight.
+func TestFIFOGroupSurvivesReceiveOfItsOnlyMessage(t *testing.T) {
+	t.Parallel()
+	x := NewFIFO()
+	x.Add(&Entry{State: State{Seq: 1, SentAt: 1, Group: "g"}})
+	x.Receive(x.PeekReady(), 10, 10_000, 7)
+	x.Add(&Entry{State: State{Seq: 2, SentAt: 20, Group: "g"}})
+	require.Nil(t, x.PeekReady(), "group g is blocked while seq 1 is in flight")
+	x.Promote(10_000)
+	require.Equal(t, uint64(1), x.PeekReady().Seq, "seq 1 comes back first")
+	x.Remove(1)
+	require.Equal(t, uint64(2), x.PeekReady().Seq)
+	x.Remove(2)
+	require.Zero(t, x.Groups(), "an emptied group is forgotten")
+}
