@@ -11,6 +11,7 @@
 package backlog
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -89,14 +90,14 @@ func run(b *testing.B, n int) {
 	rss := rssBytes()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	rep["rss"] = fmt.Sprintf("%.0f MiB resident (%.0f MiB before filling; Go heap in use %.0f MiB, %.0f B per message)",
-		mib(rss), mib(rss0), mib(ms.HeapInuse), float64(ms.HeapInuse)/float64(n))
+	rep["rss"] = fmt.Sprintf("%.0f MiB resident after filling, peak %.0f MiB (%.0f MiB before filling; Go heap in use %.0f MiB, %.0f B per message; GOMEMLIMIT=%s)",
+		mib(rss), mib(peakRSSBytes()), mib(rss0), mib(ms.HeapInuse), float64(ms.HeapInuse)/float64(n), cmp.Or(os.Getenv("GOMEMLIMIT"), "unset"))
 	rep["disk"] = fmt.Sprintf("%.0f MiB (%.2f× the bodies)", mib(dirSize(dir)), float64(dirSize(dir))/float64(n*bodySize))
 
 	// Throughput at full backlog against a near-empty queue.
 	fill(b, nd.svc, small, 20_000)
-	full := drain(b, nd.svc, big, drainFor)
-	empty := drain(b, nd.svc, small, drainFor)
+	full := drain(b, nd.svc, big, drainFor, int64(n/2))
+	empty := drain(b, nd.svc, small, drainFor, 20_000)
 	rep["throughput"] = fmt.Sprintf("receive+delete %.0f msg/s at full backlog, %.0f msg/s on a near-empty queue (%+.1f%%), %d consumers, batches of 10",
 		full, empty, (full-empty)/empty*100, consumers)
 
@@ -197,9 +198,9 @@ func fill(b *testing.B, svc *queue.Service, url string, n int) {
 	wg.Wait()
 }
 
-// drain receives and deletes in batches of 10 with consumers goroutines for d and returns the
-// rate.
-func drain(b *testing.B, svc *queue.Service, url string, d time.Duration) float64 {
+// drain receives and deletes in batches of 10 with consumers goroutines for d, or until about
+// limit messages are gone, and returns the rate.
+func drain(b *testing.B, svc *queue.Service, url string, d time.Duration, limit int64) float64 {
 	var count atomic.Int64
 	var wg sync.WaitGroup
 	stop := time.Now().Add(d)
@@ -208,7 +209,7 @@ func drain(b *testing.B, svc *queue.Service, url string, d time.Duration) float6
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for time.Now().Before(stop) {
+			for time.Now().Before(stop) && count.Load() < limit {
 				out, err := svc.ReceiveMessage(context.Background(), caller, &queue.ReceiveMessageInput{QueueUrl: url, MaxNumberOfMessages: &ten})
 				if err != nil {
 					b.Errorf("receive: %v", err)
@@ -236,13 +237,19 @@ func drain(b *testing.B, svc *queue.Service, url string, d time.Duration) float6
 }
 
 // rssBytes reads the process's resident set size.
-func rssBytes() uint64 {
+func rssBytes() uint64 { return procStatus("VmRSS:") }
+
+// peakRSSBytes reads the process's peak resident set size so far.
+func peakRSSBytes() uint64 { return procStatus("VmHWM:") }
+
+// procStatus reads a size in kB from /proc/self/status.
+func procStatus(field string) uint64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, _ := strconv.ParseUint(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			return kb << 10
 		}

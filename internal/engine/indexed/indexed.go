@@ -133,7 +133,7 @@ func New(ctx context.Context, store Store) (*Engine, error) {
 				orphans = append(orphans, MessageRef{QueueID: qid, Seq: st.Seq})
 				return
 			}
-			qs.idx.Add(&msgindex.Entry{State: st})
+			qs.idx.Add(msgindex.NewEntry(st))
 			qs.nextSeq = max(qs.nextSeq, st.Seq+1)
 		},
 		NextSeq:     func(qid, next uint64) { nextSeqs[qid] = next },
@@ -664,7 +664,7 @@ func (qs *queueState) flushPublications() {
 		if !pub.failed && !qs.deleted {
 			for _, st := range pub.entries {
 				if st.Seq >= qs.purgedBelow {
-					qs.idx.Add(&msgindex.Entry{State: st})
+					qs.idx.Add(msgindex.NewEntry(st))
 				}
 			}
 		}
@@ -741,8 +741,8 @@ func (e *Engine) lockQueues(ids []uint64, optional map[uint64]bool) (map[uint64]
 // the given state changes, adding the writes to b and a publication to pubs.
 func (e *Engine) transfer(src, dst *queueState, ent *msgindex.Entry, m *engine.Message,
 	st msgindex.State, b *Batch, pubs map[*queueState]*publication) {
-	src.idx.Remove(ent.Seq)
-	b.Deleted = append(b.Deleted, MessageRef{QueueID: src.id, Seq: ent.Seq})
+	src.idx.Remove(ent.Seq())
+	b.Deleted = append(b.Deleted, MessageRef{QueueID: src.id, Seq: ent.Seq()})
 	st.Seq = dst.nextSeq
 	dst.nextSeq++
 	b.Messages = append(b.Messages, NewMessage{QueueID: dst.id, Message: m, State: st})
@@ -839,26 +839,26 @@ func (e *Engine) MessageReceive(ctx context.Context, p *engine.MessageReceivePar
 			if ent == nil {
 				break
 			}
-			if cutoff != 0 && ent.SentAt < cutoff {
+			if cutoff != 0 && ent.SentAt() < cutoff {
 				// Past retention but not swept yet: expire it rather than deliver it, up to a
 				// bound (the sweeper does the rest; this receive may come back short).
 				if skipped++; skipped > inlineExpiry {
 					break
 				}
-				qs.idx.Remove(ent.Seq)
-				b.Deleted = append(b.Deleted, MessageRef{QueueID: qs.id, Seq: ent.Seq})
+				qs.idx.Remove(ent.Seq())
+				b.Deleted = append(b.Deleted, MessageRef{QueueID: qs.id, Seq: ent.Seq()})
 				continue
 			}
-			if dlq != nil && int(ent.ReceiveCount) >= dl.MaxReceiveCount {
-				m, err := e.store.Message(ctx, qs.id, ent.Seq)
+			if dlq != nil && int(ent.ReceiveCount()) >= dl.MaxReceiveCount {
+				m, err := e.store.Message(ctx, qs.id, ent.Seq())
 				if err != nil {
 					unlock()
 					return nil, fmt.Errorf("reading a message to dead-letter: %w", err)
 				}
 				moved := *m
 				moved.DeadLetterSourceArn = dl.SourceArn
-				st := msgindex.State{SentAt: ent.SentAt, ReceiveCount: ent.ReceiveCount,
-					FirstReceiveAt: ent.FirstReceiveAt, ReceivedAt: ent.ReceivedAt, Group: ent.Group}
+				st := msgindex.State{SentAt: ent.SentAt(), ReceiveCount: ent.ReceiveCount(),
+					FirstReceiveAt: ent.FirstReceiveAt(), ReceivedAt: ent.ReceivedAt(), Group: ent.Group()}
 				if dl.ResetSentAt {
 					st.SentAt = now
 					moved.SentAt = p.Now
@@ -868,8 +868,8 @@ func (e *Engine) MessageReceive(ctx context.Context, p *engine.MessageReceivePar
 				continue
 			}
 			qs.idx.Receive(ent, now, vis, newToken())
-			taken = append(taken, ent.State)
-			b.States = append(b.States, QueueState{QueueID: qs.id, State: ent.State})
+			taken = append(taken, ent.State())
+			b.States = append(b.States, QueueState{QueueID: qs.id, State: ent.State()})
 			last = ent
 		}
 		if p.AttemptID != "" && len(taken) > 0 {
@@ -910,7 +910,7 @@ func (qs *queueState) retryAttempt(id string, now, vis int64, b *Batch) []msgind
 	ents := make([]*msgindex.Entry, 0, len(a.receipts))
 	for _, r := range a.receipts {
 		ent := qs.idx.Get(r.Seq)
-		if ent == nil || ent.Token != r.Token || !ent.InFlight() || ent.VisibleAt <= now {
+		if ent == nil || ent.Token() != r.Token || !ent.InFlight() || ent.VisibleAt() <= now {
 			return nil
 		}
 		ents = append(ents, ent)
@@ -918,8 +918,8 @@ func (qs *queueState) retryAttempt(id string, now, vis int64, b *Batch) []msgind
 	out := make([]msgindex.State, 0, len(ents))
 	for _, ent := range ents {
 		qs.idx.SetVisibleAt(ent, vis)
-		out = append(out, ent.State)
-		b.States = append(b.States, QueueState{QueueID: qs.id, State: ent.State})
+		out = append(out, ent.State())
+		b.States = append(b.States, QueueState{QueueID: qs.id, State: ent.State()})
 	}
 	return out
 }
@@ -971,7 +971,7 @@ func (e *Engine) MessageMove(ctx context.Context, p *engine.MessageMoveParams) (
 		if ent == nil {
 			break
 		}
-		m, err := e.store.Message(ctx, qs.id, ent.Seq)
+		m, err := e.store.Message(ctx, qs.id, ent.Seq())
 		if err != nil {
 			unlock()
 			return nil, fmt.Errorf("reading a message to move: %w", err)
@@ -991,7 +991,7 @@ func (e *Engine) MessageMove(ctx context.Context, p *engine.MessageMoveParams) (
 		moved := *m
 		moved.DeadLetterSourceArn = ""
 		moved.SentAt = p.Now
-		e.transfer(qs, dst, ent, &moved, msgindex.State{SentAt: now, Group: ent.Group}, b, pubs)
+		e.transfer(qs, dst, ent, &moved, msgindex.State{SentAt: now, Group: ent.Group()}, b, pubs)
 		res.Moved++
 	}
 	if err := e.commitMove(ctx, b, pubs, unlock); err != nil {
@@ -1012,13 +1012,13 @@ func newToken() uint64 {
 // checkReceipt finds the entry a receipt refers to, or says why it cannot be used.
 func (qs *queueState) checkReceipt(r engine.Receipt, now int64, requireInFlight bool) (*msgindex.Entry, error) {
 	ent := qs.idx.Get(r.Seq)
-	if ent == nil || r.QueueID != qs.id || ent.ReceiveCount == 0 || r.Token == 0 {
+	if ent == nil || r.QueueID != qs.id || ent.ReceiveCount() == 0 || r.Token == 0 {
 		return nil, engine.ErrMessageNotFound
 	}
-	if ent.Token != r.Token {
+	if ent.Token() != r.Token {
 		return nil, engine.ErrReceiptSuperseded
 	}
-	if requireInFlight && !(ent.InFlight() && ent.VisibleAt > now) {
+	if requireInFlight && !(ent.InFlight() && ent.VisibleAt() > now) {
 		return nil, engine.ErrMessageNotInFlight
 	}
 	return ent, nil
@@ -1047,7 +1047,7 @@ func (e *Engine) MessageDelete(ctx context.Context, p *engine.MessageDeleteParam
 			continue
 		}
 		qs.idx.Remove(r.Seq)
-		removed = append(removed, ent.State)
+		removed = append(removed, ent.State())
 		b.Deleted = append(b.Deleted, MessageRef{QueueID: qs.id, Seq: r.Seq})
 	}
 	if b.Empty() {
@@ -1067,7 +1067,7 @@ func (e *Engine) MessageDelete(ctx context.Context, p *engine.MessageDeleteParam
 	}
 	err = e.commitUnlock(ctx, qs, b, func() {
 		for _, st := range removed {
-			qs.idx.Add(&msgindex.Entry{State: st})
+			qs.idx.Add(msgindex.NewEntry(st))
 		}
 	})
 	if err != nil {
@@ -1103,13 +1103,13 @@ func (e *Engine) MessageChangeVisibility(ctx context.Context, p *engine.MessageC
 			continue
 		}
 		vis := ms(c.VisibleAt)
-		if p.MaxSinceReceive > 0 && vis-ent.ReceivedAt > p.MaxSinceReceive.Milliseconds() {
+		if p.MaxSinceReceive > 0 && vis-ent.ReceivedAt() > p.MaxSinceReceive.Milliseconds() {
 			errs[i] = engine.ErrVisibilityTooLong
 			continue
 		}
-		undos = append(undos, undo{ent, max(ent.VisibleAt, now)})
+		undos = append(undos, undo{ent, max(ent.VisibleAt(), now)})
 		qs.idx.SetVisibleAt(ent, vis)
-		b.States = append(b.States, QueueState{QueueID: qs.id, State: ent.State})
+		b.States = append(b.States, QueueState{QueueID: qs.id, State: ent.State()})
 	}
 	if b.Empty() {
 		qs.mu.Unlock()

@@ -18,19 +18,19 @@ func countsOf(x *Index) counts {
 }
 
 func ready(seq uint64, sentAt int64) *Entry {
-	return &Entry{State: State{Seq: seq, SentAt: sentAt}}
+	return NewEntry(State{Seq: seq, SentAt: sentAt})
 }
 
 func delayed(seq uint64, sentAt, visibleAt int64) *Entry {
-	return &Entry{State: State{Seq: seq, SentAt: sentAt, VisibleAt: visibleAt}}
+	return NewEntry(State{Seq: seq, SentAt: sentAt, VisibleAt: visibleAt})
 }
 
 // takeAll receives every ready entry at now and returns their seqs in order.
 func takeAll(x *Index, now, visibleAt int64) []uint64 {
 	var out []uint64
 	for e := x.PeekReady(); e != nil; e = x.PeekReady() {
-		x.Receive(e, now, visibleAt, e.Seq+1000)
-		out = append(out, e.Seq)
+		x.Receive(e, now, visibleAt, e.Seq()+1000)
+		out = append(out, e.Seq())
 	}
 	return out
 }
@@ -47,12 +47,12 @@ func TestAddPlacesEntries(t *testing.T) {
 	// VisibleAt not after SentAt is no delay.
 	x.Add(delayed(3, 1000, 1000))
 	// Loaded states: received and in flight, received and since promoted.
-	x.Add(&Entry{State: State{Seq: 4, SentAt: 1000, VisibleAt: 7000, ReceivedAt: 2000, FirstReceiveAt: 2000, ReceiveCount: 1, Token: 9}})
-	x.Add(&Entry{State: State{Seq: 5, SentAt: 1000, ReceiveCount: 2, Token: 8}})
+	x.Add(NewEntry(State{Seq: 4, SentAt: 1000, VisibleAt: 7000, ReceivedAt: 2000, FirstReceiveAt: 2000, ReceiveCount: 1, Token: 9}))
+	x.Add(NewEntry(State{Seq: 5, SentAt: 1000, ReceiveCount: 2, Token: 8}))
 
 	require.Equal(t, 5, x.Len())
 	require.Equal(t, counts{3, 1, 1}, countsOf(x))
-	require.Equal(t, uint64(1), x.PeekReady().Seq)
+	require.Equal(t, uint64(1), x.PeekReady().Seq())
 	require.Equal(t, int64(5000), x.NextVisibleAt())
 	require.False(t, x.Get(2).InFlight())
 	require.True(t, x.Get(4).InFlight())
@@ -82,8 +82,8 @@ func TestPromote(t *testing.T) {
 	require.Equal(t, counts{0, 0, 3}, countsOf(x))
 	x.Promote(3000)
 	require.Equal(t, counts{1, 0, 2}, countsOf(x))
-	require.Equal(t, uint64(2), x.PeekReady().Seq)
-	require.Zero(t, x.Get(2).VisibleAt, "a promoted entry is visible")
+	require.Equal(t, uint64(2), x.PeekReady().Seq())
+	require.Zero(t, x.Get(2).VisibleAt(), "a promoted entry is visible")
 	require.Equal(t, int64(5000), x.NextVisibleAt())
 
 	x.Promote(10_000)
@@ -99,7 +99,7 @@ func TestReceive(t *testing.T) {
 	e := x.PeekReady()
 
 	x.Receive(e, 2000, 32_000, 7)
-	require.Equal(t, State{Seq: 1, SentAt: 1000, VisibleAt: 32_000, ReceivedAt: 2000, FirstReceiveAt: 2000, Token: 7, ReceiveCount: 1}, e.State)
+	require.Equal(t, State{Seq: 1, SentAt: 1000, VisibleAt: 32_000, ReceivedAt: 2000, FirstReceiveAt: 2000, Token: 7, ReceiveCount: 1}, e.State())
 	require.True(t, e.InFlight())
 	require.Nil(t, x.PeekReady())
 	require.Equal(t, counts{0, 1, 0}, countsOf(x))
@@ -113,10 +113,10 @@ func TestReceive(t *testing.T) {
 	require.Same(t, e, x.PeekReady())
 
 	x.Receive(e, 40_000, 70_000, 8)
-	require.Equal(t, uint32(2), e.ReceiveCount)
-	require.Equal(t, int64(2000), e.FirstReceiveAt, "FirstReceiveAt is kept")
-	require.Equal(t, int64(40_000), e.ReceivedAt)
-	require.Equal(t, uint64(8), e.Token)
+	require.Equal(t, uint32(2), e.ReceiveCount())
+	require.Equal(t, int64(2000), e.FirstReceiveAt(), "FirstReceiveAt is kept")
+	require.Equal(t, int64(40_000), e.ReceivedAt())
+	require.Equal(t, uint64(8), e.Token())
 	require.Equal(t, counts{0, 1, 0}, countsOf(x))
 }
 
@@ -137,7 +137,7 @@ func TestSetVisibleAtPending(t *testing.T) {
 	require.Equal(t, counts{0, 3, 0}, countsOf(x))
 	x.Promote(5000)
 	require.Equal(t, counts{1, 2, 0}, countsOf(x))
-	require.Equal(t, uint64(3), x.PeekReady().Seq)
+	require.Equal(t, uint64(3), x.PeekReady().Seq())
 
 	// Later: it no longer comes first.
 	x.SetVisibleAt(x.Get(1), 25_000)
@@ -169,9 +169,9 @@ func TestSetVisibleAtReady(t *testing.T) {
 	x.SetVisibleAt(e, 40_000)
 	require.Equal(t, counts{1, 1, 0}, countsOf(x))
 	require.True(t, e.InFlight())
-	require.Equal(t, uint32(1), e.ReceiveCount)
-	require.Equal(t, uint64(5), e.Token)
-	require.Equal(t, uint64(2), x.PeekReady().Seq)
+	require.Equal(t, uint32(1), e.ReceiveCount())
+	require.Equal(t, uint64(5), e.Token())
+	require.Equal(t, uint64(2), x.PeekReady().Seq())
 	require.Equal(t, int64(40_000), x.NextVisibleAt())
 
 	// A never-received entry hidden counts as delayed.
@@ -195,13 +195,13 @@ func TestRemove(t *testing.T) {
 	x.Receive(x.Get(2), 2000, 8000, 1)
 	require.Equal(t, counts{1, 1, 1}, countsOf(x))
 
-	require.Equal(t, uint64(2), x.Remove(2).Seq)
+	require.Equal(t, uint64(2), x.Remove(2).Seq())
 	require.Equal(t, counts{1, 0, 1}, countsOf(x))
 	require.Equal(t, int64(9000), x.NextVisibleAt())
-	require.Equal(t, uint64(3), x.Remove(3).Seq)
+	require.Equal(t, uint64(3), x.Remove(3).Seq())
 	require.Equal(t, counts{1, 0, 0}, countsOf(x))
 	require.Zero(t, x.NextVisibleAt())
-	require.Equal(t, uint64(1), x.Remove(1).Seq)
+	require.Equal(t, uint64(1), x.Remove(1).Seq())
 	require.Equal(t, counts{0, 0, 0}, countsOf(x))
 	require.Nil(t, x.PeekReady())
 
@@ -235,7 +235,7 @@ func TestExpire(t *testing.T) {
 		require.Nil(t, x.Get(seq))
 	}
 	require.Empty(t, x.Expire(5001, 0))
-	require.Equal(t, uint64(6), x.PeekReady().Seq)
+	require.Equal(t, uint64(6), x.PeekReady().Seq())
 
 	require.Equal(t, []uint64{6, 7, 8, 9, 10}, x.Expire(1<<62, 0))
 	require.Equal(t, counts{0, 0, 0}, countsOf(x))
@@ -317,7 +317,7 @@ func TestRemoveAll(t *testing.T) {
 	require.Empty(t, x.Expire(1<<62, 0))
 
 	x.Add(ready(4, 3000))
-	require.Equal(t, uint64(4), x.PeekReady().Seq)
+	require.Equal(t, uint64(4), x.PeekReady().Seq())
 	require.Equal(t, []uint64{4}, x.Expire(1<<62, 0))
 }
 
@@ -362,7 +362,7 @@ func TestModel(t *testing.T) {
 		if minReady == 0 {
 			require.Nil(t, x.PeekReady(), "step %d", step)
 		} else {
-			require.Equal(t, minReady, x.PeekReady().Seq, "step %d", step)
+			require.Equal(t, minReady, x.PeekReady().Seq(), "step %d", step)
 		}
 	}
 	pick := func() (uint64, bool) {
@@ -385,7 +385,7 @@ func TestModel(t *testing.T) {
 			if rng.IntN(3) == 0 {
 				vis = now + 1 + rng.Int64N(2000)
 			}
-			x.Add(&Entry{State: State{Seq: nextSeq, SentAt: now, VisibleAt: vis}})
+			x.Add(NewEntry(State{Seq: nextSeq, SentAt: now, VisibleAt: vis}))
 			model[nextSeq] = &modelEntry{sentAt: now, visibleAt: vis}
 			nextSeq++
 		case op < 6: // receive
@@ -393,7 +393,7 @@ func TestModel(t *testing.T) {
 			if e := x.PeekReady(); e != nil {
 				vis := now + rng.Int64N(2000)
 				x.Receive(e, now, vis, uint64(step))
-				model[e.Seq].visibleAt, model[e.Seq].received = vis, true
+				model[e.Seq()].visibleAt, model[e.Seq()].received = vis, true
 			}
 		case op < 7: // change visibility of a received entry
 			if seq, ok := pick(); ok && model[seq].received {
@@ -439,7 +439,7 @@ func BenchmarkIndexMemory(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		x := New()
 		for seq := uint64(1); seq <= n; seq++ {
-			x.Add(&Entry{State: State{Seq: seq, SentAt: int64(seq)}})
+			x.Add(NewEntry(State{Seq: seq, SentAt: int64(seq)}))
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)
@@ -465,14 +465,14 @@ func TestExpireMax(t *testing.T) {
 func TestFIFOGroupSurvivesReceiveOfItsOnlyMessage(t *testing.T) {
 	t.Parallel()
 	x := NewFIFO()
-	x.Add(&Entry{State: State{Seq: 1, SentAt: 1, Group: "g"}})
+	x.Add(NewEntry(State{Seq: 1, SentAt: 1, Group: "g"}))
 	x.Receive(x.PeekReady(), 10, 10_000, 7)
-	x.Add(&Entry{State: State{Seq: 2, SentAt: 20, Group: "g"}})
+	x.Add(NewEntry(State{Seq: 2, SentAt: 20, Group: "g"}))
 	require.Nil(t, x.PeekReady(), "group g is blocked while seq 1 is in flight")
 	x.Promote(10_000)
-	require.Equal(t, uint64(1), x.PeekReady().Seq, "seq 1 comes back first")
+	require.Equal(t, uint64(1), x.PeekReady().Seq(), "seq 1 comes back first")
 	x.Remove(1)
-	require.Equal(t, uint64(2), x.PeekReady().Seq)
+	require.Equal(t, uint64(2), x.PeekReady().Seq())
 	x.Remove(2)
 	require.Zero(t, x.Groups(), "an emptied group is forgotten")
 }
