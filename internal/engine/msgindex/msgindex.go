@@ -450,8 +450,12 @@ type groupHeap []*Entry
 
 func (h groupHeap) Len() int           { return len(h) }
 func (h groupHeap) Less(i, j int) bool { return h[i].seq < h[j].seq }
-func (h groupHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].gidx = int32(i); h[j].gidx = int32(j) }
-func (h *groupHeap) Push(v any)        { e := v.(*Entry); e.gidx = int32(len(*h)); *h = append(*h, e) }
+func (h groupHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].gidx = int32(i)
+	h[j].gidx = int32(j)
+}
+func (h *groupHeap) Push(v any) { e := v.(*Entry); e.gidx = int32(len(*h)); *h = append(*h, e) }
 func (h *groupHeap) Pop() any {
 	old := *h
 	e := old[len(old)-1]
