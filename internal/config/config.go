@@ -37,6 +37,8 @@ type Config struct {
 	DeleteCooldown Duration `toml:"delete_cooldown"`
 	// ShutdownGrace bounds how long shutdown waits for requests in progress.
 	ShutdownGrace Duration `toml:"shutdown_grace"`
+	// Queues are declared in the file only (see QueueDecl).
+	Queues []QueueDecl `toml:"queues"`
 }
 
 // Duration is a time.Duration written as "60s" in the file.
@@ -105,7 +107,7 @@ func (c *Config) Validate() error {
 	default:
 		return bad("log-level must be debug, info, warn or error, not %q", c.LogLevel)
 	}
-	return nil
+	return validateQueues(c.Queues)
 }
 
 // field binds one setting to its flag, environment variable and description.
