@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/stretchr/testify/require"
 
 	"sluice/internal/sluicetest"
@@ -154,4 +155,76 @@ func TestSignal(t *testing.T) {
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	require.NoError(t, cmd.Wait(), logs.String())
 	require.True(t, strings.Contains(logs.String(), `"msg":"shutting down"`), logs.String())
+}
+
+// TestDeclaredQueues starts `sluice serve` with the example config file and checks through the
+// SDK that the declared queues are there as declared; a second start with a changed file updates
+// the changed attribute.
+func TestDeclaredQueues(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	dir := t.TempDir()
+	file := filepath.Join("..", "..", "examples", "declared-queues", "sluice.toml")
+	args := []string{"serve", "--config", file, "--storage", "disk", "--listen", addr, "--data-dir", dir}
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, args, &stderr, &stderr, func(string) string { return "" }) }()
+	waitUp(t, addr)
+	c := sluicetest.NewClient("http://" + addr)
+	attrs := func(name string) map[string]string {
+		u, err := c.GetQueueUrl(context.Background(), &sqs.GetQueueUrlInput{QueueName: aws.String(name)})
+		require.NoError(t, err, name)
+		out, err := c.GetQueueAttributes(context.Background(), &sqs.GetQueueAttributesInput{QueueUrl: u.QueueUrl,
+			AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameAll}})
+		require.NoError(t, err)
+		return out.Attributes
+	}
+	require.Equal(t, "60", attrs("orders")["VisibilityTimeout"])
+	require.Contains(t, attrs("orders")["RedrivePolicy"], ":orders-dlq")
+	require.Equal(t, "true", attrs("payments.fifo")["ContentBasedDeduplication"])
+	require.Contains(t, attrs("payments.fifo")["RedrivePolicy"], ":payments-dlq.fifo")
+	require.Equal(t, "1209600", attrs("payments-dlq.fifo")["MessageRetentionPeriod"])
+	cancel()
+	require.Equal(t, 0, <-done, stderr.String())
+
+	// Start again with VisibilityTimeout changed in the file.
+	text, err := os.ReadFile(file)
+	require.NoError(t, err)
+	changed := filepath.Join(t.TempDir(), "sluice.toml")
+	require.NoError(t, os.WriteFile(changed, bytes.Replace(text, []byte("VisibilityTimeout = 60 "), []byte("VisibilityTimeout = 90 "), 1), 0o600))
+	args[2] = changed
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	go func() { done <- run(ctx, args, &stderr, &stderr, func(string) string { return "" }) }()
+	waitUp(t, addr)
+	require.Equal(t, "90", attrs("orders")["VisibilityTimeout"])
+	require.Contains(t, stderr.String(), "declared queue changed")
+	cancel()
+	require.Equal(t, 0, <-done, stderr.String())
+}
+
+// TestConfigCheck runs `sluice serve --config-check` on the example file and on broken ones.
+func TestConfigCheck(t *testing.T) {
+	t.Parallel()
+	check := func(text string) (int, string) {
+		file := filepath.Join(t.TempDir(), "sluice.toml")
+		require.NoError(t, os.WriteFile(file, []byte(text), 0o600))
+		var out bytes.Buffer
+		code := run(context.Background(), []string{"serve", "--config", file, "--config-check"}, &out, &out, func(string) string { return "" })
+		return code, out.String()
+	}
+	example, err := os.ReadFile(filepath.Join("..", "..", "examples", "declared-queues", "sluice.toml"))
+	require.NoError(t, err)
+	code, out := check(string(example))
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, "configuration ok (4 declared queues)")
+
+	code, out = check("[[queues]]\nname = \"a\"\nattributes = { VisibilityTimeout = 99999 }\n")
+	require.Equal(t, 1, code)
+	require.Contains(t, out, `queue "a": attributes.VisibilityTimeout: `)
+
+	code, out = check("[[queues]]\nname = \"a\"\nredrive_policy = { dead_letter_queue = \"b.fifo\", max_receive_count = 2 }\n[[queues]]\nname = \"b.fifo\"\ntype = \"fifo\"\n")
+	require.Equal(t, 1, code)
+	require.Contains(t, out, `queue "a": redrive_policy.dead_letter_queue: "b.fifo" is a fifo queue`)
 }

@@ -12,6 +12,7 @@ import (
 
 	"sluice/internal/clock"
 	"sluice/internal/config"
+	"sluice/internal/declare"
 	"sluice/internal/engine"
 	"sluice/internal/engine/diskengine"
 	"sluice/internal/engine/memengine"
@@ -25,9 +26,17 @@ import (
 func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("sluice serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	check := fs.Bool("config-check", false, "check the configuration, the declared queues included, and exit")
 	cfg, err := config.Load(fs, args, getenv)
 	if err != nil {
 		return err
+	}
+	if *check {
+		if err := declare.Check(ctx, cfg.Queues, cfg.Region, cfg.AccountID); err != nil {
+			return fmt.Errorf("%w: %w", config.ErrInvalid, err)
+		}
+		fmt.Fprintf(stderr, "configuration ok (%d declared queues)\n", len(cfg.Queues))
+		return nil
 	}
 	log := newLogger(cfg, stderr)
 
@@ -72,6 +81,15 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		return fmt.Errorf("starting: %w", err)
 	}
 	defer svc.Close()
+	if len(cfg.Queues) > 0 {
+		caller := &queue.Caller{Account: cfg.AccountID, Region: cfg.Region, BaseURL: "http://" + ln.Addr().String(), SenderID: cfg.AccountID}
+		changes, err := declare.Apply(ctx, svc, caller, cfg.Queues, log.With("component", "declare"))
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("declared queues: %w", err)
+		}
+		log.Info("declared queues in place", "declared", len(cfg.Queues), "changes", len(changes))
+	}
 	log.Info("sluice serving the SQS API", "addr", ln.Addr().String(), "storage", cfg.Storage,
 		"data_dir", cfg.DataDir, "sync", cfg.Sync, "region", cfg.Region, "account_id", cfg.AccountID,
 		"auth", "off: requests are not signature-checked")

@@ -91,6 +91,10 @@ func Apply(ctx context.Context, svc *queue.Service, caller *queue.Caller, decls 
 		}
 	}
 	for _, ch := range a.changes {
+		if ch.Field == "created" {
+			log.Info("declared queue created", "queue", ch.Queue)
+			continue
+		}
 		log.Info("declared queue changed", "queue", ch.Queue, "field", ch.Field, "from", ch.From, "to", ch.To)
 	}
 	return a.changes, nil
