@@ -65,10 +65,20 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	svc := queue.New(queue.Options{
 		Engine: eng, Clock: clock.Real{}, Logger: log.With("component", "queue"),
 		PurgeInterval: orDisabled(cfg.PurgeInterval), DeleteCooldown: orDisabled(cfg.DeleteCooldown),
+		MaxLongPolls: cfg.MaxLongPolls, MaxQueuesPerAccount: cfg.MaxQueuesPerAccount,
 	})
+	verifier, authMsg, err := newVerifier(cfg)
+	if err != nil {
+		return err
+	}
+	tlsConf, err := loadTLS(cfg)
+	if err != nil {
+		return err
+	}
 	h := httpserver.NewHandler(httpserver.Options{
 		Service: svc, JSON: awsjson.Codec{}, Query: awsquery.Codec{}, MatchJSON: awsjson.Matches,
 		Account: cfg.AccountID, Region: cfg.Region, Logger: log.With("component", "http"),
+		Verifier: verifier, RateLimit: float64(cfg.RateLimit), RateBurst: cfg.RateBurst,
 	})
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -82,7 +92,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	}
 	defer svc.Close()
 	if len(cfg.Queues) > 0 {
-		caller := &queue.Caller{Account: cfg.AccountID, Region: cfg.Region, BaseURL: "http://" + ln.Addr().String(), SenderID: cfg.AccountID}
+		caller := &queue.Caller{Account: cfg.AccountID, Region: cfg.Region, BaseURL: scheme(tlsConf) + "://" + ln.Addr().String(), SenderID: cfg.AccountID}
 		changes, err := declare.Apply(ctx, svc, caller, cfg.Queues, log.With("component", "declare"))
 		if err != nil {
 			_ = ln.Close()
@@ -92,8 +102,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	}
 	log.Info("sluice serving the SQS API", "addr", ln.Addr().String(), "storage", cfg.Storage,
 		"data_dir", cfg.DataDir, "sync", cfg.Sync, "region", cfg.Region, "account_id", cfg.AccountID,
-		"auth", "off: requests are not signature-checked")
-	return httpserver.Run(ctx, ln, h, svc, cfg.ShutdownGrace.Duration, log)
+		"auth", authMsg, "scheme", scheme(tlsConf))
+	if verifier == nil {
+		log.Warn("auth is off: no credentials configured, so requests are not signature-checked and every caller acts in account " + cfg.AccountID)
+	}
+	maxConns := cfg.MaxConnections
+	if maxConns == 0 {
+		maxConns = -1
+	}
+	return httpserver.Serve(ctx, ln, h, svc, httpserver.ServeOptions{
+		Grace: cfg.ShutdownGrace.Duration, Logger: log, TLS: tlsConf, MaxConns: maxConns,
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout.Duration, ReadTimeout: cfg.ReadTimeout.Duration,
+		WriteTimeout: cfg.WriteTimeout.Duration, IdleTimeout: cfg.IdleTimeout.Duration,
+	})
 }
 
 // orDisabled maps a configured 0 ("disabled") to the negative value queue.Options uses for it.

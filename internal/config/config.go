@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +40,23 @@ type Config struct {
 	ShutdownGrace Duration `toml:"shutdown_grace"`
 	// Queues are declared in the file only (see QueueDecl).
 	Queues []QueueDecl `toml:"queues"`
+	// Credentials turn authentication on (see auth.go): [[credentials]] tables in the file,
+	// or one credential from SLUICE_ACCESS_KEY_ID and SLUICE_SECRET_ACCESS_KEY.
+	Credentials []Credential `toml:"credentials"`
+	// TLSCert and TLSKey are PEM files; with both set the endpoint serves HTTPS.
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
+	// Limits (docs/security.md): 0 turns a cap off.
+	MaxLongPolls        int `toml:"max_long_polls"`
+	MaxQueuesPerAccount int `toml:"max_queues_per_account"`
+	MaxConnections      int `toml:"max_connections"`
+	RateLimit           int `toml:"rate_limit"`
+	RateBurst           int `toml:"rate_burst"`
+	// Timeouts of the HTTP server (docs/security.md).
+	ReadHeaderTimeout Duration `toml:"read_header_timeout"`
+	ReadTimeout       Duration `toml:"read_timeout"`
+	WriteTimeout      Duration `toml:"write_timeout"`
+	IdleTimeout       Duration `toml:"idle_timeout"`
 }
 
 // Duration is a time.Duration written as "60s" in the file.
@@ -71,6 +89,14 @@ func Default() Config {
 		PurgeInterval:  Duration{60 * time.Second},
 		DeleteCooldown: Duration{60 * time.Second},
 		ShutdownGrace:  Duration{25 * time.Second},
+
+		MaxLongPolls:        DefaultMaxLongPolls,
+		MaxQueuesPerAccount: DefaultMaxQueuesPerAccount,
+		MaxConnections:      DefaultMaxConnections,
+		ReadHeaderTimeout:   Duration{10 * time.Second},
+		ReadTimeout:         Duration{60 * time.Second},
+		WriteTimeout:        Duration{60 * time.Second},
+		IdleTimeout:         Duration{120 * time.Second},
 	}
 }
 
@@ -107,6 +133,9 @@ func (c *Config) Validate() error {
 	default:
 		return bad("log-level must be debug, info, warn or error, not %q", c.LogLevel)
 	}
+	if err := c.validateAuth(); err != nil {
+		return err
+	}
 	return validateQueues(c.Queues)
 }
 
@@ -116,6 +145,7 @@ type field struct {
 	help string
 	str  *string
 	dur  *Duration
+	num  *int
 }
 
 func (c *Config) fields() []field {
@@ -131,6 +161,17 @@ func (c *Config) fields() []field {
 		{flag: "purge-interval", help: "minimum time between two purges of a queue (0 disables)", dur: &c.PurgeInterval},
 		{flag: "delete-cooldown", help: "time before a deleted queue's name can be reused (0 disables)", dur: &c.DeleteCooldown},
 		{flag: "shutdown-grace", help: "how long shutdown waits for requests in progress", dur: &c.ShutdownGrace},
+		{flag: "tls-cert", help: "PEM certificate file: serve HTTPS (with --tls-key)", str: &c.TLSCert},
+		{flag: "tls-key", help: "PEM private key file of --tls-cert", str: &c.TLSKey},
+		{flag: "max-long-polls", help: "receives that may wait at once; more get RequestThrottled (0: no cap)", num: &c.MaxLongPolls},
+		{flag: "max-queues-per-account", help: "queues one account may have; more get OverLimit (0: no cap)", num: &c.MaxQueuesPerAccount},
+		{flag: "max-connections", help: "open client connections; more wait to be accepted (0: no cap)", num: &c.MaxConnections},
+		{flag: "rate-limit", help: "requests per second one account may make; more get RequestThrottled (0: no limit)", num: &c.RateLimit},
+		{flag: "rate-burst", help: "requests one account may make at once under --rate-limit (0: the rate)", num: &c.RateBurst},
+		{flag: "read-header-timeout", help: "time to read a request's headers (slowloris guard)", dur: &c.ReadHeaderTimeout},
+		{flag: "read-timeout", help: "time to read a whole request", dur: &c.ReadTimeout},
+		{flag: "write-timeout", help: "time from a request's headers to the end of its response (over 20s: long polls)", dur: &c.WriteTimeout},
+		{flag: "idle-timeout", help: "time a keep-alive connection may stay idle", dur: &c.IdleTimeout},
 	}
 }
 
@@ -148,9 +189,12 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	configPath := fs.String("config", "", "optional TOML config file (env SLUICE_CONFIG)")
 	for _, f := range flagVals.fields() {
 		help := fmt.Sprintf("%s (env %s)", f.help, EnvName(f.flag))
-		if f.str != nil {
+		switch {
+		case f.str != nil:
 			fs.StringVar(f.str, f.flag, "", help)
-		} else {
+		case f.num != nil:
+			fs.IntVar(f.num, f.flag, 0, help)
+		default:
 			fs.Var(&durFlag{f.dur}, f.flag, help)
 		}
 	}
@@ -178,20 +222,33 @@ func Load(fs *flag.FlagSet, args []string, getenv func(string) string) (Config, 
 	cf, ff := c.fields(), flagVals.fields()
 	for i, f := range cf {
 		if v := getenv(EnvName(f.flag)); v != "" {
-			if f.str != nil {
+			switch {
+			case f.str != nil:
 				*f.str = v
-			} else if err := f.dur.UnmarshalText([]byte(v)); err != nil {
-				return c, fmt.Errorf("%w: %s: %w", ErrInvalid, EnvName(f.flag), err)
+			case f.num != nil:
+				n, err := strconv.Atoi(v)
+				if err != nil {
+					return c, fmt.Errorf("%w: %s: %w", ErrInvalid, EnvName(f.flag), err)
+				}
+				*f.num = n
+			default:
+				if err := f.dur.UnmarshalText([]byte(v)); err != nil {
+					return c, fmt.Errorf("%w: %s: %w", ErrInvalid, EnvName(f.flag), err)
+				}
 			}
 		}
 		if set[f.flag] {
-			if f.str != nil {
+			switch {
+			case f.str != nil:
 				*f.str = *ff[i].str
-			} else {
+			case f.num != nil:
+				*f.num = *ff[i].num
+			default:
 				*f.dur = *ff[i].dur
 			}
 		}
 	}
+	c.addEnvCredential(getenv)
 	return c, c.Validate()
 }
 

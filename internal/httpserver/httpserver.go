@@ -1,12 +1,15 @@
-// Package httpserver serves the SQS API over HTTP: it limits and reads request bodies, picks the
-// wire protocol of each request (JSON 1.0 or query/XML), works out who is calling from the
-// request, dispatches through protocol's action table to queue.Service, and shuts down
-// gracefully, answering waiting long polls first.
+// Package httpserver serves the SQS API over HTTP: it picks the wire protocol of each request
+// (JSON 1.0 or query/XML), authenticates it (SigV4, when credentials are configured) before it
+// reads the size-limited body, applies the per-account request rate, works out who is calling,
+// dispatches through protocol's action table to queue.Service, and shuts down gracefully,
+// answering waiting long polls first. Serve adds the connection-level limits: header, read,
+// write and idle timeouts, a cap on open connections, and TLS.
 package httpserver
 
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +22,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"sluice/internal/auth"
+	"sluice/internal/clock"
 	"sluice/internal/protocol"
 	"sluice/internal/queue"
 )
@@ -34,17 +39,29 @@ type Options struct {
 	JSON, Query protocol.Codec
 	// MatchJSON tells whether a request speaks JSON (otherwise it is query).
 	MatchJSON func(*http.Request) bool
-	// Account is the account id of every caller (until credentials map to accounts).
+	// Account is the account id of every caller when Verifier is nil.
 	Account string
 	// Region is the region in ARNs.
 	Region string
+	// Verifier, when set, authenticates every request (SigV4); each caller then acts in the
+	// account of its access key, isolated from the other accounts. Nil: requests are not
+	// checked and every caller is in Account.
+	Verifier *auth.Verifier
+	// RateLimit is the sustained number of requests per second one account may make (0: no
+	// limit); RateBurst how many it may make at once (default: RateLimit, at least 1). Requests
+	// over it get RequestThrottled, which SDKs retry with backoff.
+	RateLimit float64
+	RateBurst int
+	// Clock paces the rate limit (default: the real clock).
+	Clock  clock.Clock
 	Logger *slog.Logger
 }
 
 // Handler is the SQS API http.Handler.
 type Handler struct {
-	o   Options
-	log *slog.Logger
+	o       Options
+	log     *slog.Logger
+	limiter *rateLimiter // nil without a rate limit
 }
 
 // NewHandler returns the SQS API handler.
@@ -52,7 +69,14 @@ func NewHandler(o Options) *Handler {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{o: o, log: o.Logger}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	h := &Handler{o: o, log: o.Logger}
+	if o.RateLimit > 0 {
+		h.limiter = newRateLimiter(o.RateLimit, o.RateBurst, o.Clock)
+	}
+	return h
 }
 
 // ServeHTTP implements http.Handler.
@@ -85,6 +109,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, codec protocol.Codec, reqID string, action *string) error {
+	// Refuse what the headers alone decide before reading any of the body.
+	var pending *auth.Pending
+	if h.o.Verifier != nil {
+		p, err := h.o.Verifier.Authenticate(r)
+		if err != nil {
+			return err
+		}
+		pending = p
+	}
+	if r.ContentLength > MaxRequestBody {
+		// Refused without reading it; a prefix tells a query batch from a single message.
+		prefix, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+		return tooLarge(r, prefix)
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBody))
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -93,7 +131,19 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, codec protocol.C
 		}
 		return &protocol.Error{Kind: protocol.ErrMalformedQueryString, Message: "The request body could not be read."}
 	}
+	c := h.caller(r)
+	if pending != nil {
+		cred, err := pending.Verify(body)
+		if err != nil {
+			return err
+		}
+		c.Account, c.SenderID, c.Isolated = cred.AccountID, cred.AccessKeyID, true
+	}
+	if h.limiter != nil && !h.limiter.allow(c.Account) {
+		return &queue.Error{Kind: queue.ErrRequestThrottled, Message: "Rate exceeded"}
+	}
 	base := baseURL(r)
+	c.BaseURL = base
 	pathURL := ""
 	if p := strings.Trim(r.URL.Path, "/"); strings.Count(p, "/") == 1 {
 		pathURL = base + "/" + p
@@ -105,7 +155,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, codec protocol.C
 	if err != nil {
 		return err
 	}
-	c := h.caller(r, base)
+	c.Action = a.Name
 	out, err := a.Call(r.Context(), h.o.Service, c, in)
 	if err != nil {
 		return err
@@ -118,7 +168,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, codec protocol.C
 // message that is too long.
 func tooLarge(r *http.Request, prefix []byte) error {
 	if strings.Contains(r.Header.Get("X-Amz-Target"), "Batch") || strings.Contains(r.URL.RawQuery, "Batch") ||
-		bytes.Contains(prefix, []byte("Action=SendMessageBatch")) {
+		bytes.Contains(prefix, []byte("Action=SendMessageBatch")) || bytes.Contains(prefix, []byte("SendMessageBatchRequestEntry.")) {
 		return &queue.Error{Kind: queue.ErrBatchRequestTooLong, Message: fmt.Sprintf(
 			"Batch requests cannot be longer than %d bytes. You have sent %d bytes.", queue.MaxMessageSize, max(r.ContentLength, MaxRequestBody+1))}
 	}
@@ -134,10 +184,11 @@ func baseURL(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-// caller describes the request's sender. The access key comes from a SigV4 Authorization header
-// or a presigned X-Amz-Credential parameter; signatures are not checked.
-func (h *Handler) caller(r *http.Request, base string) *queue.Caller {
-	c := &queue.Caller{Account: h.o.Account, Region: h.o.Region, BaseURL: base, SenderID: h.o.Account,
+// caller describes the request's sender as the request says: the access key comes from a SigV4
+// Authorization header or a presigned X-Amz-Credential parameter. Without a Verifier that is
+// all; with one, serve replaces it with the verified credential.
+func (h *Handler) caller(r *http.Request) *queue.Caller {
+	c := &queue.Caller{Account: h.o.Account, Region: h.o.Region, SenderID: h.o.Account,
 		TraceHeader: r.Header.Get("X-Amzn-Trace-Id")}
 	cred := ""
 	if auth := r.Header.Get("Authorization"); auth != "" {
@@ -153,17 +204,88 @@ func (h *Handler) caller(r *http.Request, base string) *queue.Caller {
 	return c
 }
 
-// Run serves on ln until ctx is cancelled, then stops accepting, answers waiting long polls,
-// waits for requests in progress (up to grace) and returns.
+// Run serves on ln until ctx is cancelled, with the default ServeOptions and the given grace.
 func Run(ctx context.Context, ln net.Listener, handler http.Handler, svc *queue.Service, grace time.Duration, log *slog.Logger) error {
+	return Serve(ctx, ln, handler, svc, ServeOptions{Grace: grace, Logger: log})
+}
+
+// ServeOptions are the connection-level limits of Serve. Zero values take the defaults below.
+type ServeOptions struct {
+	// Grace bounds how long shutdown waits for requests in progress (default 25 s).
+	Grace time.Duration
+	// ReadHeaderTimeout bounds reading a request's headers (default 10 s): a client that
+	// trickles its headers (slowloris) is cut off then.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout bounds reading a whole request, body included (default 60 s).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds a request from the end of its headers to the end of its response
+	// (default 60 s; it must exceed the 20-second maximum long poll).
+	WriteTimeout time.Duration
+	// IdleTimeout closes a keep-alive connection idle this long (default 120 s).
+	IdleTimeout time.Duration
+	// MaxHeaderBytes bounds the request line and headers (default 64 KiB).
+	MaxHeaderBytes int
+	// MaxConns caps the open connections (default 4096; negative: no cap). When it is
+	// reached, new connections wait in the kernel's accept queue until one closes.
+	MaxConns int
+	// TLS, when set, serves HTTPS.
+	TLS    *tls.Config
+	Logger *slog.Logger
+}
+
+// Defaults of ServeOptions.
+const (
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 60 * time.Second
+	DefaultWriteTimeout      = 60 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultMaxHeaderBytes    = 64 << 10
+	DefaultMaxConns          = 4096
+	DefaultGrace             = 25 * time.Second
+)
+
+func (o *ServeOptions) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	def(&o.Grace, DefaultGrace)
+	def(&o.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	def(&o.ReadTimeout, DefaultReadTimeout)
+	def(&o.WriteTimeout, DefaultWriteTimeout)
+	def(&o.IdleTimeout, DefaultIdleTimeout)
+	if o.MaxHeaderBytes == 0 {
+		o.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if o.MaxConns == 0 {
+		o.MaxConns = DefaultMaxConns
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Serve serves on ln until ctx is cancelled, then stops accepting, answers waiting long polls,
+// waits for requests in progress (up to o.Grace) and returns.
+func Serve(ctx context.Context, ln net.Listener, handler http.Handler, svc *queue.Service, o ServeOptions) error {
+	o.setDefaults()
+	log := o.Logger
 	srv := &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
+		ReadHeaderTimeout: o.ReadHeaderTimeout,
+		ReadTimeout:       o.ReadTimeout,
+		WriteTimeout:      o.WriteTimeout,
+		IdleTimeout:       o.IdleTimeout,
+		MaxHeaderBytes:    o.MaxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if o.MaxConns > 0 {
+		ln = LimitListener(ln, o.MaxConns)
+	}
+	if o.TLS != nil {
+		srv.TLSConfig = o.TLS
+		ln = tls.NewListener(ln, o.TLS)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -174,7 +296,7 @@ func Run(ctx context.Context, ln net.Listener, handler http.Handler, svc *queue.
 	}
 	log.Info("shutting down")
 	svc.Close()
-	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	sctx, cancel := context.WithTimeout(context.Background(), o.Grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutting down: %w", err)

@@ -3,6 +3,7 @@ package protocol
 import (
 	"errors"
 
+	"sluice/internal/auth"
 	"sluice/internal/queue"
 )
 
@@ -57,6 +58,14 @@ var Registry = []ErrorSpec{
 	{queue.ErrInvalidAddress, sqsNS + "InvalidAddress", "InvalidAddress", 404, true},
 	{queue.ErrResourceNotFound, sqsNS + "ResourceNotFoundException", "ResourceNotFoundException", 404, true},
 	{queue.ErrServiceUnavailable, "com.amazon.coral.availability#ServiceUnavailableException", "ServiceUnavailable", 503, false},
+	{queue.ErrAccessDenied, "com.amazon.coral.service#AccessDeniedException", "AccessDenied", 403, true},
+	{queue.ErrRequestThrottled, sqsNS + "RequestThrottled", "RequestThrottled", 400, true},
+	// Authentication (package auth). JSON types are those of AWS's JSON services; the query code
+	// (also sent in x-amzn-query-error, which SDKs report) is SQS's.
+	{auth.ErrMissingAuthenticationToken, "com.amazon.coral.service#MissingAuthenticationTokenException", "MissingAuthenticationToken", 403, true},
+	{auth.ErrIncompleteSignature, "com.amazon.coral.service#IncompleteSignatureException", "IncompleteSignature", 400, true},
+	{auth.ErrInvalidClientTokenId, "com.amazon.coral.service#UnrecognizedClientException", "InvalidClientTokenId", 403, true},
+	{auth.ErrSignatureDoesNotMatch, "com.amazon.coral.service#InvalidSignatureException", "SignatureDoesNotMatch", 403, true},
 	{ErrInvalidAction, "com.amazon.coral.service#InvalidAction", "InvalidAction", 400, true},
 	{ErrUnknownOperation, "com.amazon.coral.service#UnknownOperationException", "UnknownOperationException", 400, true},
 	{ErrSerialization, "com.amazon.coral.service#SerializationException", "SerializationException", 400, true},
@@ -65,16 +74,19 @@ var Registry = []ErrorSpec{
 }
 
 // Lookup returns the spec of err's kind, and the message the client may see. Errors that are not
-// *queue.Error or *Error become InternalError with a generic message.
+// *queue.Error, *auth.Error or *Error become InternalError with a generic message.
 func Lookup(err error) (ErrorSpec, string) {
 	msg := "We encountered an internal error. Please try again."
 	var qe *queue.Error
 	var pe *Error
+	var ae *auth.Error
 	switch {
 	case errors.As(err, &qe):
 		msg = qe.Message
 	case errors.As(err, &pe):
 		msg = pe.Message
+	case errors.As(err, &ae):
+		msg = ae.Message
 	default:
 		return Registry[len(Registry)-1], msg
 	}

@@ -30,6 +30,10 @@ var (
 	ErrInvalidAddress               = errors.New("InvalidAddress")
 	ErrResourceNotFound             = errors.New("ResourceNotFoundException")
 	ErrServiceUnavailable           = errors.New("ServiceUnavailable")
+	// ErrAccessDenied: a request on another account's queue that its policy does not allow.
+	ErrAccessDenied = errors.New("AccessDenied")
+	// ErrRequestThrottled: over a configured rate or concurrency limit; SDKs retry it.
+	ErrRequestThrottled = errors.New("RequestThrottled")
 )
 
 // Error is an SQS error: a kind (one of the Err* values above), the message the client sees,

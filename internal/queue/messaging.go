@@ -310,6 +310,12 @@ func (s *Service) ReceiveMessage(ctx context.Context, c *Caller, in *ReceiveMess
 		return nil, err
 	}
 	deadline := s.clock.Now().Add(wait)
+	waiting := false
+	defer func() {
+		if waiting {
+			s.releaseLongPoll()
+		}
+	}()
 	for {
 		woken := s.waiter.wait(q.Key)
 		now := s.clock.Now()
@@ -346,6 +352,12 @@ func (s *Service) ReceiveMessage(ctx context.Context, c *Caller, in *ReceiveMess
 		}
 		if !now.Before(deadline) {
 			return &ReceiveMessageOutput{}, nil
+		}
+		if !waiting {
+			if !s.acquireLongPoll() {
+				return nil, s.errTooManyLongPolls()
+			}
+			waiting = true
 		}
 		until := deadline
 		if !res.NextVisibleAt.IsZero() && res.NextVisibleAt.Before(until) {

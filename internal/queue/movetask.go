@@ -151,7 +151,7 @@ func (s *Service) StartMessageMoveTask(ctx context.Context, c *Caller, in *Start
 	if err != nil {
 		return nil, s.internal(ctx, "QueueGet", err)
 	}
-	if src == nil {
+	if src == nil || c.crossAccount(src.Key) {
 		return nil, errResourceNotFound("SourceArn")
 	}
 	var rate int32
@@ -174,7 +174,7 @@ func (s *Service) StartMessageMoveTask(ctx context.Context, c *Caller, in *Start
 		if err != nil {
 			return nil, s.internal(ctx, "QueueGet", err)
 		}
-		if dst == nil {
+		if dst == nil || c.crossAccount(dst.Key) {
 			return nil, errResourceNotFound("DestinationArn")
 		}
 		if dst.ID == src.ID {
@@ -225,7 +225,7 @@ func (s *Service) StartMessageMoveTask(ctx context.Context, c *Caller, in *Start
 }
 
 // CancelMessageMoveTask cancels a running task and reports how many messages it moved.
-func (s *Service) CancelMessageMoveTask(ctx context.Context, _ *Caller, in *CancelMessageMoveTaskInput) (*CancelMessageMoveTaskOutput, error) {
+func (s *Service) CancelMessageMoveTask(ctx context.Context, c *Caller, in *CancelMessageMoveTaskInput) (*CancelMessageMoveTaskOutput, error) {
 	if in.TaskHandle == "" {
 		return nil, missing("TaskHandle")
 	}
@@ -237,7 +237,7 @@ func (s *Service) CancelMessageMoveTask(ctx context.Context, _ *Caller, in *Canc
 	if err != nil {
 		return nil, s.internal(ctx, "QueueGet", err)
 	}
-	if src == nil {
+	if src == nil || c.crossAccount(src.Key) {
 		return nil, errResourceNotFound("SourceArn")
 	}
 	notRunning := newErr(ErrInvalidParameterValue, "Only a message movement task in RUNNING status can be cancelled.")
@@ -298,7 +298,7 @@ func (s *Service) findMoveTask(ctx context.Context, sourceID uint64, handle stri
 }
 
 // ListMessageMoveTasks lists the most recent tasks of a source queue, newest first.
-func (s *Service) ListMessageMoveTasks(ctx context.Context, _ *Caller, in *ListMessageMoveTasksInput) (*ListMessageMoveTasksOutput, error) {
+func (s *Service) ListMessageMoveTasks(ctx context.Context, c *Caller, in *ListMessageMoveTasksInput) (*ListMessageMoveTasksOutput, error) {
 	if in.SourceArn == "" {
 		return nil, missing("SourceArn")
 	}
@@ -314,7 +314,7 @@ func (s *Service) ListMessageMoveTasks(ctx context.Context, _ *Caller, in *ListM
 	if err != nil {
 		return nil, s.internal(ctx, "QueueGet", err)
 	}
-	if src == nil {
+	if src == nil || c.crossAccount(src.Key) {
 		return nil, errResourceNotFound("SourceArn")
 	}
 	tasks, err := s.eng.MoveTaskList(ctx, &engine.MoveTaskListParams{SourceQueueID: src.ID})

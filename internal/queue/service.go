@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -38,6 +39,12 @@ type Caller struct {
 	SenderID string
 	// TraceHeader is the X-Amzn-Trace-Id request header; it becomes AWSTraceHeader.
 	TraceHeader string
+	// Isolated is set when requests are authenticated: the caller may then use another
+	// account's queue only as that queue's Policy allows Action (see access.go). Unset, any
+	// queue URL is served, whatever its account.
+	Isolated bool
+	// Action is the SQS action being served (checked against queue policies).
+	Action string
 }
 
 // Options configure a Service.
@@ -58,6 +65,12 @@ type Options struct {
 	// Receives expire old messages as they meet them; the sweeper removes the rest, in chunks,
 	// so that a large expiry never stalls a queue.
 	SweepEvery time.Duration
+	// MaxLongPolls caps the receives waiting at once (long polls); one more that would have to
+	// wait fails with RequestThrottled. 0 means no cap.
+	MaxLongPolls int
+	// MaxQueuesPerAccount caps the queues of one account; CreateQueue of one more fails with
+	// OverLimit. 0 means no cap.
+	MaxQueuesPerAccount int
 }
 
 // Service implements the SQS actions.
@@ -77,6 +90,8 @@ type Service struct {
 	moveWG      sync.WaitGroup         // running workers
 
 	sweeping sync.WaitGroup // the retention sweeper (sweep.go)
+
+	longPolls atomic.Int64 // receives waiting now (limits.go)
 }
 
 // New returns a Service. Zero durations and limits take SQS's values.
@@ -178,7 +193,13 @@ func (s *Service) lookup(ctx context.Context, c *Caller, rawURL string) (*engine
 	}
 	q, err := s.eng.QueueGet(ctx, &engine.QueueGetParams{Key: k})
 	if err != nil {
+		if c.crossAccount(k) && errors.Is(err, engine.ErrQueueNotFound) {
+			return nil, errAccessDenied(c, k) // do not tell whether another account's queue exists
+		}
 		return nil, s.internal(ctx, "QueueGet", err)
+	}
+	if err := authorize(c, q); err != nil {
+		return nil, err
 	}
 	return q, nil
 }
@@ -239,6 +260,9 @@ func (s *Service) CreateQueue(ctx context.Context, c *Caller, in *CreateQueueInp
 		return nil, err
 	}
 	key := engine.QueueKey{Account: c.Account, Name: name}
+	if err := s.checkQueueCount(ctx, key); err != nil {
+		return nil, err
+	}
 	res, err := s.eng.QueueCreate(ctx, &engine.QueueCreateParams{
 		Key: key, FIFO: fifo, Attributes: set, Tags: in.Tags, Now: s.clock.Now(),
 		DeletedCooldown: max(s.opts.DeleteCooldown, 0),
@@ -286,7 +310,8 @@ func (s *Service) checkRedriveTarget(ctx context.Context, c *Caller, source engi
 		return bad("Invalid value for deadLetterTargetArn.")
 	}
 	dlq, err := s.eng.QueueGet(ctx, &engine.QueueGetParams{Key: target})
-	if errors.Is(err, engine.ErrQueueNotFound) {
+	if errors.Is(err, engine.ErrQueueNotFound) || (err == nil && c.crossAccount(target)) {
+		// A dead-letter queue must be in the source queue's account.
 		return bad("Dead letter target does not exist.")
 	}
 	if err != nil {
@@ -331,8 +356,15 @@ func (s *Service) GetQueueUrl(ctx context.Context, c *Caller, in *GetQueueUrlInp
 		acct = in.QueueOwnerAWSAccountId
 	}
 	key := engine.QueueKey{Account: acct, Name: in.QueueName}
-	if _, err := s.eng.QueueGet(ctx, &engine.QueueGetParams{Key: key}); err != nil {
+	q, err := s.eng.QueueGet(ctx, &engine.QueueGetParams{Key: key})
+	if err != nil {
+		if c.crossAccount(key) && errors.Is(err, engine.ErrQueueNotFound) {
+			return nil, errAccessDenied(c, key)
+		}
 		return nil, s.internal(ctx, "QueueGet", err)
+	}
+	if err := authorize(c, q); err != nil {
+		return nil, err
 	}
 	return &GetQueueUrlOutput{QueueUrl: c.queueURL(key)}, nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"sluice/internal/auth"
 	"sluice/internal/clock"
 	"sluice/internal/engine"
 	"sluice/internal/engine/diskengine"
@@ -72,6 +73,13 @@ type Options struct {
 	KeepEngine bool
 	// Service options other than Engine, Clock and Logger.
 	Service queue.Options
+	// Credentials turn SigV4 authentication on; the server's Client then signs with the
+	// first one. AuthClock is the verifier's clock (default: the real clock, by which the SDK
+	// signs; the fake clock drives everything else).
+	Credentials []auth.Credential
+	AuthClock   clock.Clock
+	// HTTP adjusts the handler options (rate limit, ...) before the server starts.
+	HTTP func(*httpserver.Options)
 }
 
 // NewServer starts a server that is closed when the test ends.
@@ -92,13 +100,29 @@ func NewServer(t testing.TB, o Options) *Server {
 	if err := svc.Start(context.Background()); err != nil {
 		t.Fatalf("starting the service: %v", err)
 	}
-	h := httpserver.NewHandler(httpserver.Options{
+	ho := httpserver.Options{
 		Service: svc, JSON: awsjson.Codec{}, Query: awsquery.Codec{}, MatchJSON: awsjson.Matches,
-		Account: Account, Region: "us-east-1",
-	})
-	hs := httptest.NewServer(h)
+		Account: Account, Region: "us-east-1", Clock: fc,
+	}
+	if len(o.Credentials) > 0 {
+		if o.AuthClock == nil {
+			o.AuthClock = clock.Real{}
+		}
+		v, err := auth.New(auth.Options{Credentials: o.Credentials, Region: "us-east-1", Clock: o.AuthClock})
+		if err != nil {
+			t.Fatalf("credentials: %v", err)
+		}
+		ho.Verifier = v
+	}
+	if o.HTTP != nil {
+		o.HTTP(&ho)
+	}
+	hs := httptest.NewServer(httpserver.NewHandler(ho))
 	s := &Server{URL: hs.URL, Clock: fc, Service: svc, Engine: o.Engine, http: hs}
 	s.Client = NewClient(hs.URL)
+	if len(o.Credentials) > 0 {
+		s.Client = NewClientFor(hs.URL, o.Credentials[0].AccessKeyID, o.Credentials[0].SecretAccessKey)
+	}
 	t.Cleanup(func() {
 		svc.Close()
 		hs.Close()
@@ -118,10 +142,15 @@ func (s *Server) Close() {
 // NewClient returns an SQS client for endpoint, configured as any user would: static
 // credentials, a region, and the endpoint URL.
 func NewClient(endpoint string) *sqs.Client {
+	return NewClientFor(endpoint, "AKIDTEST", "secret")
+}
+
+// NewClientFor returns an SQS client for endpoint that signs with the given key.
+func NewClientFor(endpoint, accessKeyID, secret string) *sqs.Client {
 	return sqs.New(sqs.Options{
 		Region:       "us-east-1",
 		BaseEndpoint: aws.String(endpoint),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+		Credentials:  credentials.NewStaticCredentialsProvider(accessKeyID, secret, ""),
 	})
 }
 
