@@ -406,3 +406,22 @@ type MoveTaskListParams struct {
 	// SourceQueueID selects the tasks of one source queue; 0 selects every task.
 	SourceQueueID uint64
 }
+
+// Watcher is implemented by engines that several processes share (the PostgreSQL engine): it
+// reports writes made through other processes, so that long polls waiting in this one wake up.
+// (Writes through this process are known to the queue package already.)
+type Watcher interface {
+	// Watch registers fn, which the engine calls from its own goroutine whenever a queue may
+	// have gained receivable messages; the zero QueueKey means "any queue" (notifications may
+	// have been lost, so every waiter should look again). Calls may be spurious. fn must not
+	// block. The calls end when the engine is closed.
+	Watch(fn func(QueueKey))
+}
+
+// Leader is implemented by engines that several processes share: background housekeeping (the
+// retention sweeper, message move task runners) runs in one process at a time, the one that
+// holds the lead. When that process dies or closes its engine, another takes the lead.
+type Leader interface {
+	// Leading reports whether this process holds the lead now.
+	Leading() bool
+}
