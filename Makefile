@@ -35,6 +35,7 @@ fuzz: ## each fuzz target for FUZZTIME (default 10s)
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./internal/protocol/awsquery/
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeReceipt$$' -fuzztime=$(FUZZTIME) ./internal/queue/
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeMessage$$' -fuzztime=$(FUZZTIME) ./internal/engine/diskengine/
+	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./internal/auth/
 
 e2e: ## the AWS CLI v2.9 (query protocol) against a real sluice serve
 	scripts/e2e-awscli.sh

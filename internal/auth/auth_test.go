@@ -26,7 +26,7 @@ const (
 	secret = "alice-secret"
 )
 
-func newVerifier(t *testing.T, fc *clock.Fake, extra ...auth.Credential) *auth.Verifier {
+func newVerifier(t testing.TB, fc *clock.Fake, extra ...auth.Credential) *auth.Verifier {
 	t.Helper()
 	creds := append([]auth.Credential{{AccessKeyID: akid, SecretAccessKey: secret, AccountID: "111111111111", Name: "alice"}}, extra...)
 	v, err := auth.New(auth.Options{Credentials: creds, Region: "us-east-1", Clock: fc})
