@@ -19,6 +19,8 @@ import (
 	"sluice/internal/engine"
 	"sluice/internal/engine/diskengine"
 	"sluice/internal/engine/memengine"
+	"sluice/internal/engine/pgengine"
+	"sluice/internal/engine/pgengine/pgtest"
 	"sluice/internal/httpserver"
 	"sluice/internal/protocol/awsjson"
 	"sluice/internal/protocol/awsquery"
@@ -42,7 +44,16 @@ func Engines() []EngineFactory {
 	return []EngineFactory{
 		{Name: "memory", Open: func(testing.TB) engine.Engine { return memengine.New() }},
 		{Name: "disk", Open: func(t testing.TB) engine.Engine { return OpenDisk(t, t.TempDir()) }},
+		{Name: "postgres", Open: func(t testing.TB) engine.Engine { return OpenPostgres(t, "") }},
 	}
+}
+
+// OpenPostgres opens a PostgreSQL engine on schema, or on a fresh schema dropped when the test
+// ends when schema is empty; it fails the test if PostgreSQL cannot be reached (see pgtest).
+// Two engines opened on one schema are two nodes of one cluster.
+func OpenPostgres(t testing.TB, schema string) *pgengine.Engine {
+	t.Helper()
+	return pgtest.Open(t, schema, pgengine.Options{})
 }
 
 // OpenDisk opens a disk engine in dir, failing the test on error.

@@ -256,15 +256,16 @@ func (e *Engine) MessageSend(ctx context.Context, p *engine.MessageSendParams) (
 	defer done()
 	n := len(p.Entries)
 	var (
-		ids, bodies, senders, groups, dedupIDs, arns, keys = make([]string, n), make([]string, n), make([]string, n),
-			make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		ids, bodies, senders, groups, dedupIDs, arns = make([]string, n), make([]string, n), make([]string, n),
+			make([]string, n), make([]string, n), make([]string, n)
+		keys               = make([][]byte, n)
 		attrs, sys         = make([][]byte, n), make([][]byte, n)
 		sentAts, visibleAt = make([]int64, n), make([]int64, n)
 	)
 	for i, ent := range p.Entries {
 		m := ent.Message
 		ids[i], bodies[i], senders[i], groups[i], dedupIDs[i], arns[i], keys[i] =
-			m.ID, m.Body, m.SenderID, m.GroupID, m.DeduplicationID, m.DeadLetterSourceArn, ent.DedupKey
+			m.ID, m.Body, m.SenderID, m.GroupID, m.DeduplicationID, m.DeadLetterSourceArn, []byte(ent.DedupKey)
 		if attrs[i], err = encodeAttrs(m.Attributes); err != nil {
 			return nil, fmt.Errorf("encoding attributes: %w", err)
 		}

@@ -64,7 +64,7 @@ CREATE INDEX messages_group ON messages (queue_id, group_id, seq);
 -- Deduplication keys, remembered until "until" (after their message is deleted too).
 CREATE TABLE dedup (
     queue_id   bigint NOT NULL REFERENCES queues (id) ON DELETE CASCADE,
-    key        text NOT NULL,
+    key        bytea NOT NULL, -- may hold any byte (the queue package joins group and id with NUL)
     message_id text NOT NULL,
     seq        bigint NOT NULL,
     until      bigint NOT NULL,
@@ -270,7 +270,7 @@ CREATE FUNCTION message_send(p_queue_id bigint, p_now bigint, p_dedup_until bigi
                              p_ids text[], p_bodies text[], p_attributes bytea[],
                              p_system_attributes bytea[], p_senders text[], p_sent_ats bigint[],
                              p_groups text[], p_dedup_ids text[], p_dl_arns text[],
-                             p_visible_ats bigint[], p_dedup_keys text[])
+                             p_visible_ats bigint[], p_dedup_keys bytea[])
 RETURNS TABLE (seq bigint, duplicate boolean, message_id text)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -284,7 +284,7 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM raise_queue_not_found(p_queue_id::text);
     END IF;
-    v_keys := EXISTS (SELECT 1 FROM unnest(p_dedup_keys) k WHERE k <> '');
+    v_keys := EXISTS (SELECT 1 FROM unnest(p_dedup_keys) k WHERE length(k) > 0);
     IF v_fifo OR v_keys THEN
         PERFORM 1 FROM queues q WHERE q.id = p_queue_id FOR UPDATE;
         IF NOT FOUND THEN
@@ -296,7 +296,7 @@ BEGIN
             SELECT y.key FROM dedup y WHERE y.queue_id = p_queue_id AND y.until <= p_now LIMIT 64);
     END IF;
     FOR i IN 1 .. coalesce(array_length(p_ids, 1), 0) LOOP
-        IF p_dedup_keys[i] <> '' THEN
+        IF length(p_dedup_keys[i]) > 0 THEN
             SELECT x.message_id, x.seq INTO d FROM dedup x
                 WHERE x.queue_id = p_queue_id AND x.key = p_dedup_keys[i] AND x.until > p_now;
             IF FOUND THEN
@@ -313,7 +313,7 @@ BEGIN
                     p_system_attributes[i], p_senders[i], p_sent_ats[i], p_groups[i],
                     p_dedup_ids[i], p_dl_arns[i],
                     CASE WHEN p_visible_ats[i] > p_sent_ats[i] THEN p_visible_ats[i] ELSE 0 END);
-        IF p_dedup_keys[i] <> '' THEN
+        IF length(p_dedup_keys[i]) > 0 THEN
             INSERT INTO dedup AS x (queue_id, key, message_id, seq, until)
                 VALUES (p_queue_id, p_dedup_keys[i], p_ids[i], v_seq, p_dedup_until)
                 ON CONFLICT (queue_id, key) DO UPDATE
