@@ -18,3 +18,5 @@ if ! /usr/bin/aws --version 2>/dev/null | grep -q '^aws-cli/2\.9\.'; then
     exit 1
   fi
 fi
+# The PostgreSQL engine's tests need a reachable PostgreSQL 15+; start the local one if needed.
+"$(dirname "$0")/postgres-up.sh"

@@ -133,7 +133,7 @@ func TestUsage(t *testing.T) {
 	require.Equal(t, 2, run(context.Background(), []string{"frobnicate"}, &out, &out, os.Getenv))
 	out.Reset()
 	require.Equal(t, 1, run(context.Background(), []string{"serve", "--storage", "tape"}, &out, &out, os.Getenv))
-	require.Contains(t, out.String(), "storage must be disk or memory")
+	require.Contains(t, out.String(), "storage must be disk, memory or postgres")
 	out.Reset()
 	require.Equal(t, 0, run(context.Background(), []string{"serve", "-h"}, &out, &out, os.Getenv))
 	require.Contains(t, out.String(), "-data-dir")

@@ -16,6 +16,7 @@ import (
 	"sluice/internal/engine"
 	"sluice/internal/engine/diskengine"
 	"sluice/internal/engine/memengine"
+	"sluice/internal/engine/pgengine"
 	"sluice/internal/httpserver"
 	"sluice/internal/protocol/awsjson"
 	"sluice/internal/protocol/awsquery"
@@ -45,6 +46,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	case "memory":
 		log.Warn("storage=memory: messages are kept in memory only and are lost when sluice stops")
 		eng = memengine.New()
+	case "postgres":
+		eng, err = pgengine.Open(ctx, pgengine.Options{URL: cfg.PostgresURL, Schema: cfg.PostgresSchema,
+			Logger: log.With("component", "pgengine")})
+		if err != nil {
+			return fmt.Errorf("opening storage: %w", err)
+		}
 	default:
 		mode := diskengine.SyncAlways
 		if cfg.Sync == "interval" {

@@ -14,6 +14,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"sluice/internal/engine"
+	"sluice/internal/engine/pgengine"
 )
 
 // Config is the configuration of `sluice serve`.
@@ -26,6 +27,9 @@ type Config struct {
 	Storage string `toml:"storage"`
 	// Sync is "always" (acknowledge only durable writes) or "interval".
 	Sync string `toml:"sync"`
+	// PostgresURL and PostgresSchema locate the shared database of storage "postgres".
+	PostgresURL    string `toml:"postgres_url"`
+	PostgresSchema string `toml:"postgres_schema"`
 	// Region and AccountID appear in queue URLs and ARNs.
 	Region    string `toml:"region"`
 	AccountID string `toml:"account_id"`
@@ -82,6 +86,7 @@ func Default() Config {
 		DataDir:        "./sluice-data",
 		Storage:        "disk",
 		Sync:           "always",
+		PostgresSchema: "sluice",
 		Region:         "us-east-1",
 		AccountID:      "000000000000",
 		LogLevel:       "info",
@@ -111,8 +116,12 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Listen == "":
 		return bad("listen must not be empty")
-	case c.Storage != "disk" && c.Storage != "memory":
-		return bad("storage must be disk or memory, not %q", c.Storage)
+	case c.Storage != "disk" && c.Storage != "memory" && c.Storage != "postgres":
+		return bad("storage must be disk, memory or postgres, not %q", c.Storage)
+	case c.Storage == "postgres" && c.PostgresURL == "":
+		return bad("postgres-url must be set with storage=postgres")
+	case c.Storage == "postgres" && !pgengine.ValidSchema(c.PostgresSchema):
+		return bad("postgres-schema must be letters, digits and underscores (at most 63, not starting with a digit), not %q", c.PostgresSchema)
 	case c.Storage == "disk" && c.DataDir == "":
 		return bad("data-dir must not be empty with storage=disk")
 	case c.Sync != "always" && c.Sync != "interval":
@@ -152,7 +161,9 @@ func (c *Config) fields() []field {
 	return []field{
 		{flag: "listen", help: "address of the SQS endpoint", str: &c.Listen},
 		{flag: "data-dir", help: "data directory of the disk engine", str: &c.DataDir},
-		{flag: "storage", help: "storage engine: disk (durable) or memory (not durable)", str: &c.Storage},
+		{flag: "storage", help: "storage engine: disk (durable), memory (not durable) or postgres (several nodes share one database)", str: &c.Storage},
+		{flag: "postgres-url", help: "PostgreSQL connection URL of storage=postgres (postgres://user@host:5432/db)", str: &c.PostgresURL},
+		{flag: "postgres-schema", help: "PostgreSQL schema of storage=postgres, created and migrated at start", str: &c.PostgresSchema},
 		{flag: "sync", help: "disk durability: always (fsync before acknowledging) or interval (may lose the last ~10ms of acknowledged writes on any crash)", str: &c.Sync},
 		{flag: "region", help: "region used in ARNs", str: &c.Region},
 		{flag: "account-id", help: "12-digit account id used in queue URLs and ARNs", str: &c.AccountID},

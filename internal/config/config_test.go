@@ -69,7 +69,9 @@ func TestInvalid(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{[]string{"--storage", "tape"}, nil, "storage must be disk or memory"},
+		{[]string{"--storage", "tape"}, nil, "storage must be disk, memory or postgres"},
+		{[]string{"--storage", "postgres"}, nil, "postgres-url must be set"},
+		{[]string{"--storage", "postgres", "--postgres-url", "postgres://x", "--postgres-schema", "1bad"}, nil, "postgres-schema must be"},
 		{[]string{"--sync", "never"}, nil, "sync must be always or interval"},
 		{[]string{"--account-id", "123"}, nil, "account-id must be 12 digits"},
 		{[]string{"--log-format", "xml"}, nil, "log-format"},
