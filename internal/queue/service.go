@@ -122,6 +122,10 @@ func New(o Options) *Service {
 // running when the previous process stopped. Call it once, before serving; Close stops what it
 // starts.
 func (s *Service) Start(ctx context.Context) error {
+	if w, ok := s.eng.(engine.Watcher); ok {
+		// Another process sharing the engine sent or moved messages: wake the long polls here.
+		w.Watch(s.waiter.notifyEngine)
+	}
 	if s.opts.SweepEvery > 0 {
 		s.sweeping.Add(1)
 		go s.sweepLoop()

@@ -11,7 +11,8 @@ import (
 const sweepChunk = 1024
 
 // sweepLoop removes messages past their queue's retention period every SweepEvery until the
-// Service closes.
+// Service closes. With an engine several processes share (engine.Leader), only the process that
+// holds the lead sweeps.
 func (s *Service) sweepLoop() {
 	defer s.sweeping.Done()
 	for {
@@ -21,6 +22,10 @@ func (s *Service) sweepLoop() {
 			t.Stop()
 			return
 		case <-t.C():
+		}
+		if l, ok := s.eng.(engine.Leader); ok && !l.Leading() {
+			// Another process sharing the engine runs housekeeping.
+			continue
 		}
 		s.Sweep(context.Background())
 	}

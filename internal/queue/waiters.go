@@ -38,3 +38,18 @@ func (w *waiters) notify(k engine.QueueKey) {
 		close(c)
 	}
 }
+
+// notifyEngine wakes the waiters of k or, for the zero key, every waiter (engine.Watcher).
+func (w *waiters) notifyEngine(k engine.QueueKey) {
+	if k != (engine.QueueKey{}) {
+		w.notify(k)
+		return
+	}
+	w.mu.Lock()
+	chs := w.ch
+	w.ch = map[engine.QueueKey]chan struct{}{}
+	w.mu.Unlock()
+	for _, c := range chs {
+		close(c)
+	}
+}
