@@ -90,8 +90,8 @@ func run(b *testing.B, n int) {
 	rss := rssBytes()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	rep["rss"] = fmt.Sprintf("%.0f MiB resident after filling, peak %.0f MiB (%.0f MiB before filling; Go heap in use %.0f MiB, %.0f B per message; GOMEMLIMIT=%s)",
-		mib(rss), mib(peakRSSBytes()), mib(rss0), mib(ms.HeapInuse), float64(ms.HeapInuse)/float64(n), cmp.Or(os.Getenv("GOMEMLIMIT"), "unset"))
+	rep["rss"] = fmt.Sprintf("%.0f MiB resident after filling, peak %.0f MiB (%.0f MiB before filling; %.0f B per message; Go heap in use %.0f MiB; GOMEMLIMIT=%s)",
+		mib(rss), mib(peakRSSBytes()), mib(rss0), float64(rss-rss0)/float64(n), mib(ms.HeapInuse), cmp.Or(os.Getenv("GOMEMLIMIT"), "unset"))
 	rep["disk"] = fmt.Sprintf("%.0f MiB (%.2f× the bodies)", mib(dirSize(dir)), float64(dirSize(dir))/float64(n*bodySize))
 
 	// Receive+delete throughput at full backlog against a small queue in the same store, in

@@ -133,7 +133,7 @@ func New(ctx context.Context, store Store) (*Engine, error) {
 				orphans = append(orphans, MessageRef{QueueID: qid, Seq: st.Seq})
 				return
 			}
-			qs.idx.Add(msgindex.NewEntry(st))
+			qs.idx.Add(st)
 			qs.nextSeq = max(qs.nextSeq, st.Seq+1)
 		},
 		NextSeq:     func(qid, next uint64) { nextSeqs[qid] = next },
@@ -664,7 +664,7 @@ func (qs *queueState) flushPublications() {
 		if !pub.failed && !qs.deleted {
 			for _, st := range pub.entries {
 				if st.Seq >= qs.purgedBelow {
-					qs.idx.Add(msgindex.NewEntry(st))
+					qs.idx.Add(st)
 				}
 			}
 		}
@@ -741,8 +741,8 @@ func (e *Engine) lockQueues(ids []uint64, optional map[uint64]bool) (map[uint64]
 // the given state changes, adding the writes to b and a publication to pubs.
 func (e *Engine) transfer(src, dst *queueState, ent *msgindex.Entry, m *engine.Message,
 	st msgindex.State, b *Batch, pubs map[*queueState]*publication) {
-	src.idx.Remove(ent.Seq())
 	b.Deleted = append(b.Deleted, MessageRef{QueueID: src.id, Seq: ent.Seq()})
+	src.idx.Remove(ent.Seq())
 	st.Seq = dst.nextSeq
 	dst.nextSeq++
 	b.Messages = append(b.Messages, NewMessage{QueueID: dst.id, Message: m, State: st})
@@ -845,8 +845,8 @@ func (e *Engine) MessageReceive(ctx context.Context, p *engine.MessageReceivePar
 				if skipped++; skipped > inlineExpiry {
 					break
 				}
-				qs.idx.Remove(ent.Seq())
 				b.Deleted = append(b.Deleted, MessageRef{QueueID: qs.id, Seq: ent.Seq()})
+				qs.idx.Remove(ent.Seq())
 				continue
 			}
 			if dlq != nil && int(ent.ReceiveCount()) >= dl.MaxReceiveCount {
@@ -1046,8 +1046,8 @@ func (e *Engine) MessageDelete(ctx context.Context, p *engine.MessageDeleteParam
 			errs[i] = err
 			continue
 		}
-		qs.idx.Remove(r.Seq)
 		removed = append(removed, ent.State())
+		qs.idx.Remove(r.Seq)
 		b.Deleted = append(b.Deleted, MessageRef{QueueID: qs.id, Seq: r.Seq})
 	}
 	if b.Empty() {
@@ -1067,7 +1067,7 @@ func (e *Engine) MessageDelete(ctx context.Context, p *engine.MessageDeleteParam
 	}
 	err = e.commitUnlock(ctx, qs, b, func() {
 		for _, st := range removed {
-			qs.idx.Add(msgindex.NewEntry(st))
+			qs.idx.Add(st)
 		}
 	})
 	if err != nil {

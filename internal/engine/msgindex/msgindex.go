@@ -1,8 +1,8 @@
 // Package msgindex is the in-memory index of one queue's messages that the embedded engines keep
 // beside their stores: which messages are ready and in what order, which are delayed or in flight
 // and until when, which FIFO message groups are blocked, and each message's delivery state. It
-// holds a small fixed amount per message and never a body. It is not safe for concurrent use; its
-// owner locks around it.
+// holds a small fixed amount per message (a 48-byte record outside the Go heap, and a few 32-bit
+// ids in tables) and never a body. It is not safe for concurrent use; its owner locks around it.
 package msgindex
 
 import (
@@ -23,130 +23,83 @@ type State struct {
 	Group string
 }
 
-// Entry is the index's record of one message. It is kept small (48 bytes): the fields a message
-// needs only once it has been received, or only on a standard queue with group ids, live in a
-// separate record allocated then, since most of a large backlog has never been received.
+// Entry is a handle on one message of an index. It is valid until the message leaves the index;
+// its methods read the current state.
 type Entry struct {
-	seq       uint64
-	sentAt    int64
-	visibleAt int64 // 0: visible
-	hidx      int32 // position in the ready or pending heap
-	gidx      int32 // FIFO: position in its group's queue (when not in flight)
-	ext       *extra
-	group     *group // FIFO: its group
+	x  *Index
+	id uint32
 }
 
-// extra holds the state of a message that has been received, and the group id of a message of a
-// standard queue.
-type extra struct {
-	receivedAt     int64
-	firstReceiveAt int64
-	token          uint64
-	receiveCount   uint32
-	groupID        string // standard queues only; FIFO entries name their group through group
-}
-
-// NewEntry returns an entry holding st.
-func NewEntry(st State) *Entry {
-	e := &Entry{seq: st.Seq, sentAt: st.SentAt, visibleAt: st.VisibleAt}
-	if st.ReceiveCount > 0 || st.ReceivedAt != 0 || st.FirstReceiveAt != 0 || st.Token != 0 || st.Group != "" {
-		e.ext = &extra{receivedAt: st.ReceivedAt, firstReceiveAt: st.FirstReceiveAt, token: st.Token,
-			receiveCount: st.ReceiveCount, groupID: st.Group}
-	}
-	return e
-}
+func (e *Entry) rec() *rec { return e.x.recs.at(e.id) }
 
 // State returns the entry's delivery state.
-func (e *Entry) State() State {
-	st := State{Seq: e.seq, SentAt: e.sentAt, VisibleAt: e.visibleAt, Group: e.Group()}
-	if e.ext != nil {
-		st.ReceivedAt, st.FirstReceiveAt, st.Token, st.ReceiveCount = e.ext.receivedAt, e.ext.firstReceiveAt, e.ext.token, e.ext.receiveCount
-	}
-	return st
-}
+func (e *Entry) State() State { return e.x.state(e.id) }
 
 // Seq returns the message's sequence number.
-func (e *Entry) Seq() uint64 { return e.seq }
+func (e *Entry) Seq() uint64 { return e.rec().seq }
 
 // SentAt returns when the message was sent (Unix ms).
-func (e *Entry) SentAt() int64 { return e.sentAt }
+func (e *Entry) SentAt() int64 { return e.rec().sentAt }
 
 // VisibleAt returns when the message becomes visible (Unix ms), or 0 if it is.
-func (e *Entry) VisibleAt() int64 { return e.visibleAt }
+func (e *Entry) VisibleAt() int64 { return e.rec().visibleAt }
 
 // ReceiveCount returns how many times the message has been received.
-func (e *Entry) ReceiveCount() uint32 {
-	if e.ext == nil {
-		return 0
-	}
-	return e.ext.receiveCount
-}
-
-// ReceivedAt returns when the message was last received (Unix ms), or 0.
-func (e *Entry) ReceivedAt() int64 {
-	if e.ext == nil {
-		return 0
-	}
-	return e.ext.receivedAt
-}
-
-// FirstReceiveAt returns when the message was first received (Unix ms), or 0.
-func (e *Entry) FirstReceiveAt() int64 {
-	if e.ext == nil {
-		return 0
-	}
-	return e.ext.firstReceiveAt
-}
+func (e *Entry) ReceiveCount() uint32 { return e.rec().receiveCount }
 
 // Token returns the token of the message's latest receipt, or 0.
-func (e *Entry) Token() uint64 {
-	if e.ext == nil {
-		return 0
-	}
-	return e.ext.token
-}
+func (e *Entry) Token() uint64 { return e.rec().token }
+
+// ReceivedAt returns when the message was last received (Unix ms), or 0.
+func (e *Entry) ReceivedAt() int64 { return e.x.recv[e.id].receivedAt }
+
+// FirstReceiveAt returns when the message was first received (Unix ms), or 0.
+func (e *Entry) FirstReceiveAt() int64 { return e.x.recv[e.id].firstReceiveAt }
 
 // Group returns the message's MessageGroupId, or "".
-func (e *Entry) Group() string {
-	switch {
-	case e.group != nil:
-		return e.group.id
-	case e.ext != nil:
-		return e.ext.groupID
-	}
-	return ""
-}
-
-// pending reports whether the entry is delayed or in flight. It is derived from the fields that
-// place files the entry by, which change only while the entry is unplaced.
-func (e *Entry) pending() bool {
-	return e.visibleAt > 0 && (e.ReceiveCount() > 0 || e.visibleAt > e.sentAt)
-}
+func (e *Entry) Group() string { return e.x.groupOf(e.id) }
 
 // InFlight reports whether the entry is invisible because it was received.
-func (e *Entry) InFlight() bool { return e.pending() && e.ReceiveCount() > 0 }
+func (e *Entry) InFlight() bool { r := e.rec(); return pending(r) && r.receiveCount > 0 }
+
+// pending reports whether a record is delayed or in flight. It is derived from the fields that
+// place files the record by, which change only while the record is unplaced.
+func pending(r *rec) bool {
+	return r.visibleAt > 0 && (r.receiveCount > 0 || r.visibleAt > r.sentAt)
+}
+
+// recvTimes are the receive times of a received message, kept aside since most of a backlog has
+// never been received.
+type recvTimes struct{ receivedAt, firstReceiveAt int64 }
 
 // group is a FIFO message group: the messages not in flight, oldest first, and how many are in
 // flight. A group is available (may deliver) when none is in flight and its oldest is visible.
 type group struct {
 	id       string
-	queue    groupHeap
+	gid      uint32 // its position in Index.groupList
+	queue    idHeap
 	inFlight int
 	aidx     int // position in Index.available, or -1
 }
 
 func (g *group) availableNow() bool {
-	return g.inFlight == 0 && len(g.queue) > 0 && !g.queue[0].pending()
+	return g.inFlight == 0 && len(g.queue.ids) > 0 && !pending(g.queue.recs.at(g.queue.ids[0]))
 }
 
 // Index holds one queue's entries.
 type Index struct {
-	fifo    bool
-	bySeq   seqSet
-	ready   seqHeap  // standard: visible messages, oldest first
-	pending timeHeap // delayed and in-flight messages, soonest visible first
-	// FIFO: groups by id, and the available ones ordered by their oldest message.
+	fifo  bool
+	recs  *slab
+	bySeq seqSet
+	recv  map[uint32]recvTimes
+	// stdGroups holds the group ids of a standard queue's messages that have one.
+	stdGroups map[uint32]string
+	ready     idHeap // standard: visible messages, oldest first
+	pending   idHeap // delayed and in-flight messages, soonest visible first
+	// FIFO: groups by id and by gid, and the available ones ordered by their oldest message.
 	groups    map[string]*group
+	groupList []*group
+	freeGids  []uint32
 	available availHeap
 	// arrival orders messages by send time for retention. It may hold seqs already removed
 	// (they are skipped when they surface) and is rebuilt when those dominate.
@@ -157,90 +110,147 @@ type Index struct {
 }
 
 // New returns an empty index of a standard queue.
-func New() *Index { return &Index{} }
+func New() *Index { return newIndex(false) }
 
 // NewFIFO returns an empty index of a FIFO queue: messages are delivered in order within their
 // group, and a group delivers nothing while one of its messages is in flight.
-func NewFIFO() *Index {
-	return &Index{fifo: true, groups: make(map[string]*group)}
+func NewFIFO() *Index { return newIndex(true) }
+
+func newIndex(fifo bool) *Index {
+	s := newSlab()
+	x := &Index{fifo: fifo, recs: s, bySeq: seqSet{recs: s}, recv: map[uint32]recvTimes{},
+		ready: idHeap{recs: s, less: bySeq, pos: hidx}, pending: idHeap{recs: s, less: byVisibleAt, pos: hidx}}
+	if fifo {
+		x.groups = map[string]*group{}
+		x.groupList = []*group{nil}
+	}
+	return x
+}
+
+func (x *Index) entry(id uint32) *Entry {
+	if id == 0 {
+		return nil
+	}
+	return &Entry{x: x, id: id}
+}
+
+func (x *Index) state(id uint32) State {
+	r := x.recs.at(id)
+	t := x.recv[id]
+	return State{Seq: r.seq, SentAt: r.sentAt, VisibleAt: r.visibleAt, ReceivedAt: t.receivedAt,
+		FirstReceiveAt: t.firstReceiveAt, Token: r.token, ReceiveCount: r.receiveCount, Group: x.groupOf(id)}
+}
+
+func (x *Index) groupOf(id uint32) string {
+	if g := x.recs.at(id).group; g != 0 {
+		return x.groupList[g].id
+	}
+	return x.stdGroups[id]
 }
 
 // Len returns the number of messages.
 func (x *Index) Len() int { return x.bySeq.len() }
 
-// Add inserts a new entry, in any order.
-func (x *Index) Add(e *Entry) {
-	x.bySeq.put(e)
-	heap.Push(&x.arrival, arrival{sentAt: e.sentAt, seq: e.seq})
-	if x.fifo {
-		id := e.Group()
-		g := x.groups[id]
-		if g == nil {
-			g = &group{id: id, aidx: -1}
-			x.groups[id] = g
-		}
-		e.group = g
-		if e.ext != nil {
-			// The group names it now; drop the copy, and the record if that was all it held.
-			if e.ext.groupID = ""; *e.ext == (extra{}) {
-				e.ext = nil
-			}
-		}
+// Add inserts a message in the given state, in any order of seqs. A seq already present is
+// replaced.
+func (x *Index) Add(st State) {
+	if old := x.bySeq.get(st.Seq); old != 0 {
+		x.Remove(st.Seq)
 	}
-	x.place(e)
+	id, r := x.recs.alloc()
+	*r = rec{seq: st.Seq, sentAt: st.SentAt, visibleAt: st.VisibleAt, token: st.Token, receiveCount: st.ReceiveCount}
+	if st.ReceivedAt != 0 || st.FirstReceiveAt != 0 {
+		x.recv[id] = recvTimes{receivedAt: st.ReceivedAt, firstReceiveAt: st.FirstReceiveAt}
+	}
+	x.bySeq.put(id)
+	x.arrival.push(arrival{sentAt: st.SentAt, seq: st.Seq})
+	switch {
+	case x.fifo:
+		g := x.groups[st.Group]
+		if g == nil {
+			g = &group{id: st.Group, aidx: -1, queue: idHeap{recs: x.recs, less: bySeq, pos: gidx}}
+			if n := len(x.freeGids); n > 0 {
+				g.gid = x.freeGids[n-1]
+				x.freeGids = x.freeGids[:n-1]
+				x.groupList[g.gid] = g
+			} else {
+				g.gid = uint32(len(x.groupList))
+				x.groupList = append(x.groupList, g)
+			}
+			x.groups[st.Group] = g
+		}
+		r.group = g.gid
+	case st.Group != "":
+		if x.stdGroups == nil {
+			x.stdGroups = map[uint32]string{}
+		}
+		x.stdGroups[id] = st.Group
+	}
+	x.place(id)
 }
 
-// place files an entry by its state.
-func (x *Index) place(e *Entry) {
-	switch pending := e.pending(); {
-	case pending && e.ReceiveCount() > 0:
+func (x *Index) groupByRec(r *rec) *group {
+	if r.group == 0 {
+		return nil
+	}
+	return x.groupList[r.group]
+}
+
+// place files a record by its state.
+func (x *Index) place(id uint32) {
+	r := x.recs.at(id)
+	g := x.groupByRec(r)
+	switch p := pending(r); {
+	case p && r.receiveCount > 0:
 		x.inFlight++
-		heap.Push(&x.pending, e)
-		if e.group != nil {
-			e.group.inFlight++
+		x.pending.push(id)
+		if g != nil {
+			g.inFlight++
 		}
-	case pending:
+	case p:
 		x.delayed++
-		heap.Push(&x.pending, e)
-		if e.group != nil {
-			heap.Push(&e.group.queue, e)
+		x.pending.push(id)
+		if g != nil {
+			g.queue.push(id)
 		}
 	default:
-		e.visibleAt = 0
+		r.visibleAt = 0
 		x.visible++
-		if e.group != nil {
-			heap.Push(&e.group.queue, e)
+		if g != nil {
+			g.queue.push(id)
 		} else {
-			heap.Push(&x.ready, e)
+			x.ready.push(id)
 		}
 	}
-	x.refresh(e.group)
+	x.refresh(g)
 }
 
-// unplace takes an entry out of every structure but bySeq and arrival.
-func (x *Index) unplace(e *Entry) {
-	switch pending := e.pending(); {
-	case pending && e.ReceiveCount() > 0:
+// unplace takes a record out of every structure but bySeq and arrival.
+func (x *Index) unplace(id uint32) {
+	r := x.recs.at(id)
+	g := x.groupByRec(r)
+	switch p := pending(r); {
+	case p && r.receiveCount > 0:
 		x.inFlight--
-		heap.Remove(&x.pending, int(e.hidx))
-		if e.group != nil {
-			e.group.inFlight--
+		x.pending.remove(int(r.hidx))
+		if g != nil {
+			g.inFlight--
 		}
-	case pending:
+	case p:
 		x.delayed--
-		heap.Remove(&x.pending, int(e.hidx))
-		if e.group != nil {
-			heap.Remove(&e.group.queue, int(e.gidx))
+		x.pending.remove(int(r.hidx))
+		if g != nil {
+			g.queue.remove(int(r.gidx))
 		}
 	default:
 		x.visible--
-		if e.group != nil {
-			heap.Remove(&e.group.queue, int(e.gidx))
+		if g != nil {
+			g.queue.remove(int(r.gidx))
 		} else {
-			heap.Remove(&x.ready, int(e.hidx))
+			x.ready.remove(int(r.hidx))
 		}
 	}
-	x.refresh(e.group)
+	x.refresh(g)
 }
 
 // refresh keeps a FIFO group's place in the available heap in step with its state.
@@ -258,37 +268,50 @@ func (x *Index) refresh(g *group) {
 	}
 }
 
-// dropIfEmpty forgets a FIFO group that has no message left. It is called only when a message
-// leaves the index for good: a group is momentarily empty inside every Receive, and its
-// in-flight message must keep pointing at the group that later messages join.
-func (x *Index) dropIfEmpty(g *group) {
-	if g != nil && g.inFlight == 0 && len(g.queue) == 0 {
+// drop forgets a record that leaves the index for good, and its FIFO group if that has no
+// message left. (A group is momentarily empty inside every Receive, and its in-flight message
+// must keep pointing at the group that later messages join, so only here.)
+func (x *Index) drop(id uint32) {
+	r := x.recs.at(id)
+	if g := x.groupByRec(r); g != nil && g.inFlight == 0 && len(g.queue.ids) == 0 {
 		delete(x.groups, g.id)
+		x.groupList[g.gid] = nil
+		x.freeGids = append(x.freeGids, g.gid)
 	}
+	delete(x.recv, id)
+	if x.stdGroups != nil {
+		delete(x.stdGroups, id)
+	}
+	x.recs.release(id)
 }
 
 // Get returns the entry of seq, or nil.
-func (x *Index) Get(seq uint64) *Entry { return x.bySeq.get(seq) }
+func (x *Index) Get(seq uint64) *Entry { return x.entry(x.bySeq.get(seq)) }
 
-// Remove deletes seq from the index and returns its entry (nil if absent).
-func (x *Index) Remove(seq uint64) *Entry {
-	e := x.bySeq.remove(seq)
-	if e == nil {
-		return nil
+// Remove deletes seq from the index and reports whether it was there. Entries of seq are
+// invalid afterwards.
+func (x *Index) Remove(seq uint64) bool {
+	id := x.bySeq.remove(seq)
+	if id == 0 {
+		return false
 	}
-	x.unplace(e)
-	x.dropIfEmpty(e.group)
+	x.unplace(id)
+	x.drop(id)
 	x.maybeCompact()
-	return e
+	return true
 }
 
 // Promote makes every pending entry whose VisibleAt has come (<= now) visible.
 func (x *Index) Promote(now int64) {
-	for len(x.pending) > 0 && x.pending[0].visibleAt <= now {
-		e := x.pending[0]
-		x.unplace(e)
-		e.visibleAt = 0
-		x.place(e)
+	for len(x.pending.ids) > 0 {
+		id := x.pending.ids[0]
+		r := x.recs.at(id)
+		if r.visibleAt > now {
+			return
+		}
+		x.unplace(id)
+		r.visibleAt = 0
+		x.place(id)
 	}
 }
 
@@ -297,11 +320,11 @@ func (x *Index) Promote(now int64) {
 func (x *Index) Expire(cutoff int64, max int) []uint64 {
 	var out []uint64
 	for len(x.arrival) > 0 && x.arrival[0].sentAt < cutoff && (max <= 0 || len(out) < max) {
-		a := heap.Pop(&x.arrival).(arrival)
-		if e := x.bySeq.get(a.seq); e != nil && e.sentAt == a.sentAt {
-			x.unplace(e)
+		a := x.arrival.pop()
+		if id := x.bySeq.get(a.seq); id != 0 && x.recs.at(id).sentAt == a.sentAt {
 			x.bySeq.remove(a.seq)
-			x.dropIfEmpty(e.group)
+			x.unplace(id)
+			x.drop(id)
 			out = append(out, a.seq)
 		}
 	}
@@ -316,11 +339,11 @@ func (x *Index) maybeCompact() {
 	}
 	kept := make(arrivalHeap, 0, x.bySeq.len())
 	for _, a := range x.arrival {
-		if e := x.bySeq.get(a.seq); e != nil && e.sentAt == a.sentAt {
+		if id := x.bySeq.get(a.seq); id != 0 && x.recs.at(id).sentAt == a.sentAt {
 			kept = append(kept, a)
 		}
 	}
-	heap.Init(&kept)
+	kept.init()
 	x.arrival = kept
 }
 
@@ -332,49 +355,50 @@ func (x *Index) PeekReady() *Entry {
 		if len(x.available) == 0 {
 			return nil
 		}
-		return x.available[0].queue[0]
+		return x.entry(x.available[0].queue.ids[0])
 	}
-	if len(x.ready) == 0 {
+	if len(x.ready.ids) == 0 {
 		return nil
 	}
-	return x.ready[0]
+	return x.entry(x.ready.ids[0])
 }
 
 // NextInGroup returns the entry a FIFO receive may take after e in the same batch: the next
 // visible message of e's group, or nil. (A receive fills its batch from one group first.)
 func (x *Index) NextInGroup(e *Entry) *Entry {
-	g := e.group
-	if g == nil || len(g.queue) == 0 || g.queue[0].pending() {
+	g := x.groupByRec(e.rec())
+	if g == nil || len(g.queue.ids) == 0 || pending(x.recs.at(g.queue.ids[0])) {
 		return nil
 	}
-	return g.queue[0]
+	return x.entry(g.queue.ids[0])
 }
 
 // Receive marks e received at now with a new token, invisible until visibleAt.
 func (x *Index) Receive(e *Entry, now, visibleAt int64, token uint64) {
-	x.unplace(e)
-	if e.ext == nil {
-		e.ext = &extra{}
+	x.unplace(e.id)
+	r := e.rec()
+	r.receiveCount++
+	t := x.recv[e.id]
+	if t.firstReceiveAt == 0 {
+		t.firstReceiveAt = now
 	}
-	e.ext.receiveCount++
-	if e.ext.firstReceiveAt == 0 {
-		e.ext.firstReceiveAt = now
-	}
-	e.ext.receivedAt = now
-	e.ext.token = token
-	e.visibleAt = visibleAt
-	x.place(e)
+	t.receivedAt = now
+	x.recv[e.id] = t
+	r.token = token
+	r.visibleAt = visibleAt
+	x.place(e.id)
 }
 
 // SetVisibleAt changes when an entry becomes visible; visibleAt <= now makes it visible at the
 // next Promote. On an entry that was not received yet it delays it.
 func (x *Index) SetVisibleAt(e *Entry, visibleAt int64) {
-	x.unplace(e)
-	e.visibleAt = max(visibleAt, 1)
-	if e.ReceiveCount() == 0 && e.visibleAt <= e.sentAt {
-		e.visibleAt = 0
+	x.unplace(e.id)
+	r := e.rec()
+	r.visibleAt = max(visibleAt, 1)
+	if r.receiveCount == 0 && r.visibleAt <= r.sentAt {
+		r.visibleAt = 0
 	}
-	x.place(e)
+	x.place(e.id)
 }
 
 // Counts returns the numbers of visible, in-flight and delayed messages (call Promote first).
@@ -388,22 +412,98 @@ func (x *Index) Groups() int { return len(x.groups) }
 
 // NextVisibleAt returns the soonest VisibleAt of a pending entry, or 0.
 func (x *Index) NextVisibleAt() int64 {
-	if len(x.pending) == 0 {
+	if len(x.pending.ids) == 0 {
 		return 0
 	}
-	return x.pending[0].visibleAt
+	return x.recs.at(x.pending.ids[0]).visibleAt
 }
 
 // RemoveAll empties the index and returns the removed seqs.
 func (x *Index) RemoveAll() []uint64 {
 	out := make([]uint64, 0, x.bySeq.len())
-	x.bySeq.each(func(e *Entry) { out = append(out, e.seq) })
-	if x.fifo {
-		*x = *NewFIFO()
-	} else {
-		*x = *New()
-	}
+	x.bySeq.each(func(id uint32) { out = append(out, x.recs.at(id).seq) })
+	// The old slab's chunks are unmapped when the collector finds it unreachable.
+	*x = *newIndex(x.fifo)
 	return out
+}
+
+// idHeap is a binary heap of record ids that keeps each record's position in it (in the field
+// that pos selects), so that any record can be removed or fixed in place.
+type idHeap struct {
+	recs *slab
+	ids  []uint32
+	less func(a, b *rec) bool
+	pos  func(r *rec) *int32
+}
+
+func bySeq(a, b *rec) bool { return a.seq < b.seq }
+
+func byVisibleAt(a, b *rec) bool {
+	if a.visibleAt != b.visibleAt {
+		return a.visibleAt < b.visibleAt
+	}
+	return a.seq < b.seq
+}
+
+func hidx(r *rec) *int32 { return &r.hidx }
+func gidx(r *rec) *int32 { return &r.gidx }
+
+func (h *idHeap) lessAt(i, j int) bool { return h.less(h.recs.at(h.ids[i]), h.recs.at(h.ids[j])) }
+
+func (h *idHeap) swap(i, j int) {
+	h.ids[i], h.ids[j] = h.ids[j], h.ids[i]
+	*h.pos(h.recs.at(h.ids[i])) = int32(i)
+	*h.pos(h.recs.at(h.ids[j])) = int32(j)
+}
+
+func (h *idHeap) push(id uint32) {
+	*h.pos(h.recs.at(id)) = int32(len(h.ids))
+	h.ids = append(h.ids, id)
+	h.up(len(h.ids) - 1)
+}
+
+func (h *idHeap) remove(i int) {
+	n := len(h.ids) - 1
+	if i != n {
+		h.swap(i, n)
+	}
+	h.ids = h.ids[:n]
+	if i != n && !h.down(i) {
+		h.up(i)
+	}
+	if cap(h.ids) > 1024 && len(h.ids) < cap(h.ids)/4 {
+		h.ids = append([]uint32(nil), h.ids...)
+	}
+}
+
+func (h *idHeap) up(j int) {
+	for j > 0 {
+		i := (j - 1) / 2
+		if !h.lessAt(j, i) {
+			return
+		}
+		h.swap(i, j)
+		j = i
+	}
+}
+
+func (h *idHeap) down(i0 int) bool {
+	i, n := i0, len(h.ids)
+	for {
+		j := 2*i + 1
+		if j >= n || j < 0 {
+			break
+		}
+		if j2 := j + 1; j2 < n && h.lessAt(j2, j) {
+			j = j2
+		}
+		if !h.lessAt(j, i) {
+			break
+		}
+		h.swap(i, j)
+		i = j
+	}
+	return i > i0
 }
 
 // arrival is a retention-heap item: a message's send time and seq.
@@ -412,65 +512,72 @@ type arrival struct {
 	seq    uint64
 }
 
+// arrivalHeap is a binary heap of arrivals, oldest first.
 type arrivalHeap []arrival
 
-func (h arrivalHeap) Len() int { return len(h) }
-func (h arrivalHeap) Less(i, j int) bool {
+func (h arrivalHeap) less(i, j int) bool {
 	if h[i].sentAt != h[j].sentAt {
 		return h[i].sentAt < h[j].sentAt
 	}
 	return h[i].seq < h[j].seq
 }
-func (h arrivalHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *arrivalHeap) Push(v any)   { *h = append(*h, v.(arrival)) }
-func (h *arrivalHeap) Pop() any {
-	old := *h
-	a := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return a
+
+func (h *arrivalHeap) push(a arrival) {
+	*h = append(*h, a)
+	s := *h
+	for j := len(s) - 1; j > 0; {
+		i := (j - 1) / 2
+		if !s.less(j, i) {
+			break
+		}
+		s[i], s[j] = s[j], s[i]
+		j = i
+	}
 }
 
-type seqHeap []*Entry
-
-func (h seqHeap) Len() int           { return len(h) }
-func (h seqHeap) Less(i, j int) bool { return h[i].seq < h[j].seq }
-func (h seqHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].hidx = int32(i); h[j].hidx = int32(j) }
-func (h *seqHeap) Push(v any)        { e := v.(*Entry); e.hidx = int32(len(*h)); *h = append(*h, e) }
-func (h *seqHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return e
+func (h *arrivalHeap) pop() arrival {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s = s[:n]
+	s.down(0)
+	*h = s
+	return top
 }
 
-// groupHeap is a group's queue: like seqHeap, but positions are kept in gidx, since a delayed
-// entry sits in the pending heap and its group's queue at once.
-type groupHeap []*Entry
-
-func (h groupHeap) Len() int           { return len(h) }
-func (h groupHeap) Less(i, j int) bool { return h[i].seq < h[j].seq }
-func (h groupHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].gidx = int32(i)
-	h[j].gidx = int32(j)
+func (h arrivalHeap) down(i int) {
+	for n := len(h); ; {
+		j := 2*i + 1
+		if j >= n {
+			return
+		}
+		if j2 := j + 1; j2 < n && h.less(j2, j) {
+			j = j2
+		}
+		if !h.less(j, i) {
+			return
+		}
+		h[i], h[j] = h[j], h[i]
+		i = j
+	}
 }
-func (h *groupHeap) Push(v any) { e := v.(*Entry); e.gidx = int32(len(*h)); *h = append(*h, e) }
-func (h *groupHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return e
+
+func (h arrivalHeap) init() {
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		h.down(i)
+	}
 }
 
 // availHeap orders available FIFO groups by their oldest message.
 type availHeap []*group
 
-func (h availHeap) Len() int           { return len(h) }
-func (h availHeap) Less(i, j int) bool { return h[i].queue[0].seq < h[j].queue[0].seq }
-func (h availHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].aidx = i; h[j].aidx = j }
-func (h *availHeap) Push(v any)        { g := v.(*group); g.aidx = len(*h); *h = append(*h, g) }
+func (h availHeap) Len() int { return len(h) }
+func (h availHeap) Less(i, j int) bool {
+	return h[i].queue.recs.at(h[i].queue.ids[0]).seq < h[j].queue.recs.at(h[j].queue.ids[0]).seq
+}
+func (h availHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i]; h[i].aidx = i; h[j].aidx = j }
+func (h *availHeap) Push(v any)   { g := v.(*group); g.aidx = len(*h); *h = append(*h, g) }
 func (h *availHeap) Pop() any {
 	old := *h
 	g := old[len(old)-1]
@@ -478,23 +585,4 @@ func (h *availHeap) Pop() any {
 	g.aidx = -1
 	*h = old[:len(old)-1]
 	return g
-}
-
-type timeHeap []*Entry
-
-func (h timeHeap) Len() int { return len(h) }
-func (h timeHeap) Less(i, j int) bool {
-	if h[i].visibleAt != h[j].visibleAt {
-		return h[i].visibleAt < h[j].visibleAt
-	}
-	return h[i].seq < h[j].seq
-}
-func (h timeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i]; h[i].hidx = int32(i); h[j].hidx = int32(j) }
-func (h *timeHeap) Push(v any)   { e := v.(*Entry); e.hidx = int32(len(*h)); *h = append(*h, e) }
-func (h *timeHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return e
 }

@@ -13,8 +13,9 @@ import (
 func TestSeqSetAgainstMap(t *testing.T) {
 	t.Parallel()
 	rng := rand.New(rand.NewPCG(1, 2))
-	var s seqSet
-	model := map[uint64]*Entry{}
+	recs := newSlab()
+	s := seqSet{recs: recs}
+	model := map[uint64]uint32{}
 	next := uint64(1)
 	for step := range 200_000 {
 		switch op := rng.IntN(10); {
@@ -24,30 +25,38 @@ func TestSeqSetAgainstMap(t *testing.T) {
 				seq = rng.Uint64N(1 << 40)
 			}
 			next++
-			e := &Entry{seq: seq}
-			s.put(e)
-			model[seq] = e
+			id, r := recs.alloc()
+			r.seq = seq
+			s.put(id)
+			if old, ok := model[seq]; ok {
+				recs.release(old) // replaced by put
+			}
+			model[seq] = id
 		case op < 9: // remove a present or absent seq
 			seq := rng.Uint64N(next + 10)
-			require.Same(t, model[seq], s.remove(seq), "step %d: remove %d", step, seq)
+			require.Equal(t, model[seq], s.remove(seq), "step %d: remove %d", step, seq)
+			if id, ok := model[seq]; ok {
+				recs.release(id)
+			}
 			delete(model, seq)
 		default: // drain most of the table, to make it shrink
-			for seq, e := range model {
+			for seq, id := range model {
 				if rng.IntN(10) != 0 {
-					require.Same(t, e, s.remove(seq))
+					require.Equal(t, id, s.remove(seq))
+					recs.release(id)
 					delete(model, seq)
 				}
 			}
 		}
 		require.Equal(t, len(model), s.len())
 		if step%1000 == 0 {
-			for seq, e := range model {
-				require.Same(t, e, s.get(seq), "step %d: get %d", step, seq)
+			for seq, id := range model {
+				require.Equal(t, id, s.get(seq), "step %d: get %d", step, seq)
 			}
 			n := 0
-			s.each(func(e *Entry) { require.Same(t, model[e.seq], e); n++ })
+			s.each(func(id uint32) { require.Equal(t, model[recs.at(id).seq], id); n++ })
 			require.Equal(t, len(model), n)
 		}
 	}
-	require.Nil(t, s.get(1<<50), "an absent seq is not found")
+	require.Zero(t, s.get(1<<50), "an absent seq is not found")
 }
