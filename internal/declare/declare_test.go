@@ -13,6 +13,8 @@ import (
 	"sluice/internal/clock"
 	"sluice/internal/config"
 	"sluice/internal/declare"
+	"sluice/internal/engine/pgengine"
+	"sluice/internal/engine/pgengine/pgtest"
 	"sluice/internal/queue"
 	"sluice/internal/sluicetest"
 )
@@ -174,4 +176,57 @@ func TestCheck(t *testing.T) {
 			require.Equal(t, tc.decl.Name, de.Queue)
 		})
 	}
+}
+
+// TestApplyManyNodesOnPostgres starts three nodes on one PostgreSQL schema at once, each applying
+// the same file, as a cluster restarting together does: each declared queue is created exactly
+// once (one queue id, seen alike by every node) and ends as declared.
+func TestApplyManyNodesOnPostgres(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	schema := pgtest.Schema(t)
+	const nodes = 3
+	svcs := make([]*queue.Service, nodes)
+	for i := range svcs {
+		eng := pgtest.Open(t, schema, pgengine.Options{})
+		svcs[i] = queue.New(queue.Options{Engine: eng, Clock: clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)), SweepEvery: -1})
+		t.Cleanup(func() { svcs[i].Close(); _ = eng.Close() })
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, nodes)
+	for i, svc := range svcs {
+		wg.Go(func() {
+			_, errs[i] = declare.Apply(ctx, svc, caller, decls(), slog.New(slog.DiscardHandler))
+		})
+	}
+	wg.Wait()
+	require.NoError(t, errors.Join(errs...))
+	for _, name := range []string{"orders", "orders-dlq", "events.fifo", "events-dlq.fifo"} {
+		arn := attrs(t, svcs[0], name)["QueueArn"]
+		created0 := attrs(t, svcs[0], name)["CreatedTimestamp"]
+		for _, svc := range svcs[1:] {
+			require.Equal(t, arn, attrs(t, svc, name)["QueueArn"])
+			require.Equal(t, created0, attrs(t, svc, name)["CreatedTimestamp"], "%s: one creation seen by every node", name)
+		}
+	}
+	list, err := svcs[2].ListQueues(ctx, caller, &queue.ListQueuesInput{})
+	require.NoError(t, err)
+	require.Len(t, list.QueueUrls, 4, "each declared queue exists once")
+	require.Equal(t, "45", attrs(t, svcs[1], "orders")["VisibilityTimeout"])
+	require.JSONEq(t, `{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:000000000000:orders-dlq","maxReceiveCount":5}`,
+		attrs(t, svcs[2], "orders")["RedrivePolicy"])
+	// Every node sent a message to the same queue: one queue, so one receive sees both.
+	for _, svc := range svcs[:2] {
+		u, err := svc.GetQueueUrl(ctx, caller, &queue.GetQueueUrlInput{QueueName: "orders-dlq"})
+		require.NoError(t, err)
+		body := "hello"
+		_, err = svc.SendMessage(ctx, caller, &queue.SendMessageInput{QueueUrl: u.QueueUrl, MessageBody: &body})
+		require.NoError(t, err)
+	}
+	u, err := svcs[2].GetQueueUrl(ctx, caller, &queue.GetQueueUrlInput{QueueName: "orders-dlq"})
+	require.NoError(t, err)
+	ten := int32(10)
+	out, err := svcs[2].ReceiveMessage(ctx, caller, &queue.ReceiveMessageInput{QueueUrl: u.QueueUrl, MaxNumberOfMessages: &ten})
+	require.NoError(t, err)
+	require.Len(t, out.Messages, 2)
 }
