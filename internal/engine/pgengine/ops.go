@@ -20,13 +20,6 @@ func nonNil(m map[string]string) map[string]string {
 	return m
 }
 
-func emptyNil(m map[string]string) map[string]string {
-	if len(m) == 0 {
-		return nil
-	}
-	return m
-}
-
 // scanQueue reads (id, fifo, attributes, tags, created_at, modified_at) and the extra columns.
 func scanQueue(row pgx.Row, key engine.QueueKey, extra ...any) (*engine.Queue, error) {
 	var (
