@@ -17,6 +17,9 @@ const usage = `sluice: a self-hosted message queue that speaks the Amazon SQS AP
 
 Usage:
   sluice serve [flags]   run the server (sluice serve -h lists the flags)
+  sluice bench [flags] SCENARIO
+                         load and measure an SQS endpoint or a peer: pipeline, burst, single,
+                         fifo, wake; sluice bench null serves a null SQS endpoint (sluice bench -h)
   sluice version         print the version
 
 `
@@ -40,6 +43,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	switch args[0] {
 	case "serve":
 		err = serve(ctx, args[1:], stderr, getenv)
+	case "bench":
+		err = bench(ctx, args[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "sluice", version)
 	case "help", "-h", "--help":

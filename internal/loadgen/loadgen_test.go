@@ -1,0 +1,177 @@
+package loadgen
+
+import (
+	"context"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"sluice/internal/clock"
+	"sluice/internal/engine/memengine"
+	"sluice/internal/httpserver"
+	"sluice/internal/protocol/awsjson"
+	"sluice/internal/protocol/awsquery"
+	"sluice/internal/queue"
+)
+
+// startSluice starts an in-process Sluice on the memory engine with the real clock (long
+// polls and visibility timeouts must run in real time here), served over real HTTP on
+// 127.0.0.1.
+func startSluice(t *testing.T) string {
+	t.Helper()
+	eng := memengine.New()
+	svc := queue.New(queue.Options{Engine: eng, Clock: clock.Real{}, Logger: slog.New(slog.DiscardHandler),
+		PurgeInterval: -1, DeleteCooldown: -1})
+	require.NoError(t, svc.Start(context.Background()))
+	hs := httptest.NewServer(httpserver.NewHandler(httpserver.Options{
+		Service: svc, JSON: awsjson.Codec{}, Query: awsquery.Codec{}, MatchJSON: awsjson.Matches,
+		Account: "000000000000", Region: "us-east-1",
+	}))
+	t.Cleanup(func() {
+		hs.Close()
+		svc.Close()
+		_ = eng.Close()
+	})
+	return hs.URL
+}
+
+func smallConfig(t *testing.T, scenario, target string) Config {
+	return Config{
+		Scenario: scenario, Target: target, Duration: 1500 * time.Millisecond,
+		Producers: 2, Consumers: 2, Batch: 10, Size: 256, Messages: 3000, DrainRate: 3000, Groups: 4,
+		Wait: time.Second, Visibility: 3 * time.Second, DrainTimeout: 20 * time.Second,
+		Chart: filepath.Join(t.TempDir(), "burst.svg"),
+	}
+}
+
+// requireClean checks what every scenario on a real queue must report.
+func requireClean(t *testing.T, r *Result) {
+	t.Helper()
+	t.Log(r.Summary())
+	require.NotNil(t, r.Lost)
+	require.Zero(t, *r.Lost, "lost")
+	require.NotNil(t, r.Duplicates)
+	require.Zero(t, *r.Duplicates, "duplicates")
+	require.Empty(t, r.Errors)
+	require.Positive(t, r.Sent)
+}
+
+func TestScenariosOnSluice(t *testing.T) {
+	url := startSluice(t)
+	target := "sqs=" + url
+	ctx := context.Background()
+
+	t.Run("pipeline", func(t *testing.T) {
+		r, err := Run(ctx, smallConfig(t, "pipeline", target))
+		require.NoError(t, err)
+		requireClean(t, r)
+		require.Zero(t, *r.Unexpected)
+		require.Positive(t, r.SendRate)
+		require.Positive(t, r.DeleteRate)
+		require.Equal(t, r.Sent, r.Deleted)
+		require.NotNil(t, r.EndToEnd)
+		require.NotNil(t, r.ClientCPUPerMsgUs)
+	})
+	t.Run("burst", func(t *testing.T) {
+		cfg := smallConfig(t, "burst", target)
+		r, err := Run(ctx, cfg)
+		require.NoError(t, err)
+		requireClean(t, r)
+		require.Equal(t, int64(cfg.Messages), r.Sent)
+		require.True(t, r.Burst.Drained)
+		require.Positive(t, r.Burst.AcceptRate)
+		require.Positive(t, r.Burst.PeakDepth)
+		require.NotEmpty(t, r.Burst.Samples)
+		svg, err := os.ReadFile(cfg.Chart)
+		require.NoError(t, err)
+		require.True(t, strings.HasPrefix(string(svg), "<svg"))
+		require.Contains(t, string(svg), "<polyline")
+	})
+	t.Run("single", func(t *testing.T) {
+		r, err := Run(ctx, smallConfig(t, "single", target))
+		require.NoError(t, err)
+		requireClean(t, r)
+		for _, op := range []string{"send", "receive", "delete"} {
+			require.NotNil(t, r.Ops[op], op)
+			require.Positive(t, r.Ops[op].N, op)
+		}
+	})
+	t.Run("fifo", func(t *testing.T) {
+		r, err := Run(ctx, smallConfig(t, "fifo", target))
+		require.NoError(t, err)
+		requireClean(t, r)
+		require.NotNil(t, r.FIFO)
+		require.Zero(t, r.FIFO.OutOfOrder)
+		require.Zero(t, r.FIFO.Gaps)
+		require.Positive(t, r.DeleteRate)
+	})
+	t.Run("wake", func(t *testing.T) {
+		r, err := Run(ctx, smallConfig(t, "wake", target))
+		require.NoError(t, err)
+		t.Log(r.Summary())
+		require.Zero(t, *r.Lost)
+		require.Empty(t, r.Errors)
+		require.NotNil(t, r.Wake)
+		require.Positive(t, r.Wake.N)
+	})
+	t.Run("ab", func(t *testing.T) {
+		cfg := smallConfig(t, "pipeline", target)
+		cfg.Duration = 500 * time.Millisecond
+		var labels []string
+		rep, err := RunAB(ctx, cfg, "null", 0, 2, func(l string, _ *Result) { labels = append(labels, l) })
+		require.NoError(t, err)
+		require.Equal(t, []string{"A1", "B1", "A2", "B2"}, labels)
+		require.Positive(t, rep.MedianA["recv_delete_msg_per_s"])
+		require.Positive(t, rep.Ratio["recv_delete_msg_per_s"])
+		require.Contains(t, rep.Table(), "recv_delete_msg_per_s")
+	})
+}
+
+// TestNullServer runs the real SDK against the null server: every call must pass the SDK's
+// checks (MD5s included), and loss checks must say n/a.
+func TestNullServer(t *testing.T) {
+	ctx := context.Background()
+	for _, sc := range []string{"pipeline", "single", "burst"} {
+		t.Run(sc, func(t *testing.T) {
+			cfg := smallConfig(t, sc, "null")
+			cfg.Duration = 500 * time.Millisecond
+			r, err := Run(ctx, cfg)
+			require.NoError(t, err)
+			t.Log(r.Summary())
+			require.Empty(t, r.Errors)
+			require.Nil(t, r.Lost)
+			require.Nil(t, r.Duplicates)
+			require.Positive(t, r.Sent)
+			require.Positive(t, r.Received)
+			require.Contains(t, r.Summary(), "lost n/a")
+		})
+	}
+}
+
+func TestBodyRoundTrip(t *testing.T) {
+	h := header{id: makeID(3, 42), sent: time.Unix(0, 1234567890), group: 7, gseq: 9}
+	b := encodeBody(nil, 100, h)
+	require.Len(t, b, 100)
+	got, ok := parseBody(b)
+	require.True(t, ok)
+	require.Equal(t, h.id, got.id)
+	require.True(t, h.sent.Equal(got.sent))
+	require.Equal(t, h.group, got.group)
+	require.Equal(t, h.gseq, got.gseq)
+	_, ok = parseBody([]byte("nnnn"))
+	require.False(t, ok)
+}
+
+func TestProcCPU(t *testing.T) {
+	d, err := procCPU(0)
+	require.NoError(t, err)
+	require.Positive(t, d)
+	_, err = procCPU(1 << 30)
+	require.Error(t, err)
+}
