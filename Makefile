@@ -5,10 +5,10 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME ?= 10s
 
-.PHONY: help build run test deps lint test/race fuzz e2e bench
+.PHONY: help build run test deps lint test/race fuzz e2e bench bench-smoke
 
 help: ## list the targets
-	@grep -E '^[a-z0-9/]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
+	@grep -E '^[a-z0-9/-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
 
 build: ## build ./sluice
 	$(GO) build -o sluice ./cmd/sluice
@@ -16,7 +16,7 @@ build: ## build ./sluice
 run: ## run the server on 127.0.0.1:9324 with data in ./sluice-data
 	$(GO) run ./cmd/sluice serve
 
-test: deps lint test/race fuzz e2e ## everything CI runs: lint, race tests, short fuzzing, AWS CLI end-to-end
+test: deps lint test/race fuzz e2e bench-smoke ## everything CI runs: lint, race tests, short fuzzing, AWS CLI end-to-end, bench smoke run
 	@echo "make test: all passed"
 
 deps: ## install the test tools (staticcheck; Debian's awscli 2.9 when run as root)
@@ -42,3 +42,6 @@ e2e: ## the AWS CLI v2.9 (query protocol) against a real sluice serve
 
 bench: ## engine benchmarks
 	$(GO) test -run='^$$' -bench=. -benchmem ./internal/engine/...
+
+bench-smoke: ## each sluice bench scenario for a few seconds (sluice serve, null, RabbitMQ, NATS); no thresholds
+	scripts/bench-smoke.sh

@@ -137,10 +137,12 @@ func ServeNull(ctx context.Context, ln net.Listener, size int, log *slog.Logger)
 		return fmt.Errorf("null server: %w", err)
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	// Nothing is stored, so there is nothing to finish: give requests in progress a moment,
+	// then close every connection (Shutdown would wait 5 s for fresh idle ones).
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("stopping the null server: %w", err)
+		_ = srv.Close()
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("null server: %w", err)
