@@ -34,6 +34,17 @@ func (Real) NewTimer(d time.Duration) Timer { return realTimer{time.NewTimer(d)}
 
 type realTimer struct{ t *time.Timer }
 
+// NewTimerAt returns a timer of c that fires at t, at once if c's time is not before t. Use it
+// rather than c.NewTimer(t.Sub(now)) with a reading of now taken earlier: a fake clock advanced
+// in between would set that timer late by as much as it moved, perhaps past any time a test
+// advances to. A Fake sets the timer for the instant itself, atomically.
+func NewTimerAt(c Clock, t time.Time) Timer {
+	if a, ok := c.(interface{ NewTimerAt(time.Time) Timer }); ok {
+		return a.NewTimerAt(t)
+	}
+	return c.NewTimer(t.Sub(c.Now()))
+}
+
 func (r realTimer) C() <-chan time.Time { return r.t.C }
 func (r realTimer) Stop() bool          { return r.t.Stop() }
 
@@ -58,8 +69,20 @@ func (f *Fake) Now() time.Time {
 func (f *Fake) NewTimer(d time.Duration) Timer {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	t := &fakeTimer{f: f, when: f.now.Add(d), c: make(chan time.Time, 1)}
-	if d <= 0 {
+	return f.timerLocked(f.now.Add(d))
+}
+
+// NewTimerAt returns a timer that fires when the fake clock reaches when (at once if it has).
+func (f *Fake) NewTimerAt(when time.Time) Timer {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.timerLocked(when)
+}
+
+// timerLocked sets a timer for when. The caller holds f.mu.
+func (f *Fake) timerLocked(when time.Time) Timer {
+	t := &fakeTimer{f: f, when: when, c: make(chan time.Time, 1)}
+	if !when.After(f.now) {
 		t.c <- f.now
 		return t
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"sluice/internal/clock"
 	"sluice/internal/engine"
 )
 
@@ -363,7 +364,9 @@ func (s *Service) ReceiveMessage(ctx context.Context, c *Caller, in *ReceiveMess
 		if !res.NextVisibleAt.IsZero() && res.NextVisibleAt.Before(until) {
 			until = res.NextVisibleAt
 		}
-		t := s.clock.NewTimer(until.Sub(now))
+		// The timer is set for the instant, not for until-now: the clock may have moved since now
+		// was read (a fake clock advanced by a test while a spurious wakeup looked again).
+		t := clock.NewTimerAt(s.clock, until)
 		select {
 		case <-woken:
 		case <-t.C():
