@@ -60,6 +60,12 @@ type Engine interface {
 	// MessageMove moves up to Max visible messages of a queue to other queues (a message move
 	// task's step), each as a new message that keeps its id, body and attributes.
 	MessageMove(ctx context.Context, p *MessageMoveParams) (*MessageMoveResult, error)
+	// MessagePeek returns up to Max of the messages a receive at Now would take, in the order it
+	// would take them (oldest first; on a FIFO queue, group by group, the group with the oldest
+	// message first, skipping groups with a message in flight), without changing anything:
+	// no visibility, receive count or receipt changes. Messages sent before RetentionCutoff are
+	// left out. ErrQueueNotFound if the queue is absent.
+	MessagePeek(ctx context.Context, p *MessagePeekParams) ([]PeekedMessage, error)
 	// MessageSend stores the messages, durably when the engine is durable, before it returns.
 	// Entries with a DedupKey seen within its window are not stored again (see MessageSendEntry).
 	MessageSend(ctx context.Context, p *MessageSendParams) (*MessageSendResult, error)
@@ -349,6 +355,23 @@ type MessageMoveResult struct {
 	Unroutable string
 }
 
+// MessagePeekParams are the arguments of MessagePeek.
+type MessagePeekParams struct {
+	QueueID uint64
+	Now     time.Time
+	Max     int
+	// RetentionCutoff: messages sent before it are not returned.
+	RetentionCutoff time.Time
+}
+
+// PeekedMessage is a message returned by MessagePeek.
+type PeekedMessage struct {
+	Message *Message
+	// Seq is the message's sequence in its queue.
+	Seq          uint64
+	ReceiveCount int
+}
+
 // MessageDeleteParams are the arguments of MessageDelete.
 type MessageDeleteParams struct {
 	QueueID  uint64
@@ -416,6 +439,35 @@ type Watcher interface {
 	// have been lost, so every waiter should look again). Calls may be spurious. fn must not
 	// block. The calls end when the engine is closed.
 	Watch(fn func(QueueKey))
+}
+
+// StorageReporter is implemented by engines that can describe their storage (for metrics).
+type StorageReporter interface {
+	// StorageStats returns the storage's current numbers, or nil when the engine has none to
+	// report (the in-memory engine).
+	StorageStats(ctx context.Context) (*StorageStats, error)
+}
+
+// StorageStats describes an engine's storage.
+type StorageStats struct {
+	// SizeBytes is the space the store takes on disk; -1 when unknown.
+	SizeBytes int64
+	// SyncLatency is the distribution of the write-ahead log's fsync durations, or nil.
+	SyncLatency *Histogram
+}
+
+// Histogram is a cumulative histogram of durations.
+type Histogram struct {
+	Count uint64
+	Sum   time.Duration
+	// Buckets are cumulative counts by upper bound, in increasing order of bound.
+	Buckets []HistogramBucket
+}
+
+// HistogramBucket counts the observations at most UpperBound.
+type HistogramBucket struct {
+	UpperBound time.Duration
+	Count      uint64
 }
 
 // Leader is implemented by engines that several processes share: background housekeeping (the

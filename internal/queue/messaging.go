@@ -186,6 +186,13 @@ func (s *Service) store(ctx context.Context, q *engine.Queue, now time.Time, ps 
 			ps[i].out.SequenceNumber = sequenceNumber(r.Seq)
 		}
 	}
+	stored := 0
+	for _, r := range res.Entries {
+		if !r.Duplicate {
+			stored++
+		}
+	}
+	s.observe(EventSent, q.Key, stored)
 	s.waiter.notify(q.Key)
 	return nil
 }
@@ -346,12 +353,15 @@ func (s *Service) ReceiveMessage(ctx context.Context, c *Caller, in *ReceiveMess
 			return nil, s.internal(ctx, "MessageReceive", err)
 		}
 		if res.DeadLettered > 0 {
+			s.observe(EventDeadLettered, q.Key, res.DeadLettered)
 			s.waiter.notify(dlq.queue.Key)
 		}
 		if len(res.Messages) > 0 {
+			s.observe(EventReceived, q.Key, len(res.Messages))
 			return s.receiveOutput(c, q, in, res.Messages), nil
 		}
 		if !now.Before(deadline) {
+			s.observe(EventEmptyReceive, q.Key, 1)
 			return &ReceiveMessageOutput{}, nil
 		}
 		if !waiting {
@@ -372,9 +382,11 @@ func (s *Service) ReceiveMessage(ctx context.Context, c *Caller, in *ReceiveMess
 		case <-t.C():
 		case <-ctx.Done():
 			t.Stop()
+			s.observe(EventEmptyReceive, q.Key, 1)
 			return &ReceiveMessageOutput{}, nil
 		case <-s.done:
 			t.Stop()
+			s.observe(EventEmptyReceive, q.Key, 1)
 			return &ReceiveMessageOutput{}, nil
 		}
 		t.Stop()
@@ -487,6 +499,7 @@ func (s *Service) DeleteMessage(ctx context.Context, c *Caller, in *DeleteMessag
 	if err := deleteError(isFifo(q), in.ReceiptHandle, errs[0]); err != nil {
 		return nil, s.internal(ctx, "MessageDelete", err)
 	}
+	s.observe(EventDeleted, q.Key, 1)
 	return &Empty{}, nil
 }
 
@@ -530,6 +543,7 @@ func (s *Service) DeleteMessageBatch(ctx context.Context, c *Caller, in *DeleteM
 			}
 			out.Successful = append(out.Successful, DeleteMessageBatchResultEntry{Id: e.Id})
 		}
+		s.observe(EventDeleted, q.Key, len(out.Successful))
 	}
 	return out, nil
 }

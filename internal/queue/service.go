@@ -71,6 +71,9 @@ type Options struct {
 	// MaxQueuesPerAccount caps the queues of one account; CreateQueue of one more fails with
 	// OverLimit. 0 means no cap.
 	MaxQueuesPerAccount int
+	// Observer, when set, hears of the messages sent, received, deleted, dead-lettered and
+	// expired (for metrics; see observer.go).
+	Observer Observer
 }
 
 // Service implements the SQS actions.
@@ -433,6 +436,7 @@ func (s *Service) DeleteQueue(ctx context.Context, c *Caller, in *QueueUrlInput)
 	if err := s.eng.QueueDelete(ctx, &engine.QueueDeleteParams{Key: q.Key, Now: s.clock.Now()}); err != nil {
 		return nil, s.internal(ctx, "QueueDelete", err)
 	}
+	s.observe(EventQueueDeleted, q.Key, 1)
 	s.waiter.notify(q.Key)
 	return &Empty{}, nil
 }
@@ -539,6 +543,7 @@ func (s *Service) PurgeQueue(ctx context.Context, c *Caller, in *QueueUrlInput) 
 	if err != nil {
 		return nil, s.internal(ctx, "QueuePurge", err)
 	}
+	s.observe(EventPurged, q.Key, 1)
 	return &Empty{}, nil
 }
 

@@ -54,6 +54,7 @@ func (s *Service) Sweep(ctx context.Context) int {
 				break
 			}
 			total += n
+			s.observe(EventExpired, q.Key, n)
 			if n < sweepChunk {
 				break
 			}

@@ -42,6 +42,7 @@ func Exercise(t *testing.T, open func(t *testing.T) engine.Engine) {
 		{"Dedup", exerciseDedup},
 		{"DeadLetter", exerciseDeadLetter},
 		{"MoveTask", exerciseMoveTask},
+		{"Peek", exercisePeek},
 		{"Close", exerciseClose},
 	}
 	for _, a := range areas {

@@ -1,0 +1,65 @@
+package msgindex
+
+// Peek returns up to max entries that a receive would take now, in the order it would take
+// them, without changing anything (call Promote first). Entries sent before cutoff (Unix
+// milliseconds; 0 for none) are left out. A standard queue gives its visible messages oldest
+// first; a FIFO queue gives the visible messages of its available groups, group by group, the
+// group with the oldest message first, as a receive fills its batch. The cost is
+// O(max·log(max)) plus the expired entries skipped, whatever the queue's size.
+func (x *Index) Peek(max int, cutoff int64) []*Entry {
+	var out []*Entry
+	if max <= 0 {
+		return nil
+	}
+	take := func(id uint32) bool {
+		if x.recs.at(id).sentAt >= cutoff {
+			out = append(out, x.entry(id))
+		}
+		return len(out) < max
+	}
+	if !x.fifo {
+		heapWalk(len(x.ready.ids), x.ready.lessAt, func(i int) bool { return take(x.ready.ids[i]) })
+		return out
+	}
+	heapWalk(len(x.available), x.available.Less, func(i int) bool {
+		g := x.available[i]
+		heapWalk(len(g.queue.ids), g.queue.lessAt, func(j int) bool {
+			id := g.queue.ids[j]
+			if pending(x.recs.at(id)) {
+				return false // a delayed message holds back the rest of its group
+			}
+			return take(id)
+		})
+		return len(out) < max
+	})
+	return out
+}
+
+// heapWalk visits the positions of a binary heap of n items in increasing order (less compares
+// two positions) until visit returns false. It keeps a frontier of the children of the
+// positions visited, so visiting k items costs O(k²) comparisons at most, independent of n.
+func heapWalk(n int, less func(i, j int) bool, visit func(i int) bool) {
+	if n == 0 {
+		return
+	}
+	frontier := []int{0}
+	for len(frontier) > 0 {
+		b := 0
+		for k := 1; k < len(frontier); k++ {
+			if less(frontier[k], frontier[b]) {
+				b = k
+			}
+		}
+		i := frontier[b]
+		frontier[b] = frontier[len(frontier)-1]
+		frontier = frontier[:len(frontier)-1]
+		if !visit(i) {
+			return
+		}
+		for _, c := range [2]int{2*i + 1, 2*i + 2} {
+			if c < n {
+				frontier = append(frontier, c)
+			}
+		}
+	}
+}
