@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -100,9 +101,25 @@ func run(b *testing.B, n int) {
 	round := min(20_000, n/(2*rounds))
 	fill(b, nd.svc, small, rounds*round)
 	var fulls, empties []float64
+	if path := os.Getenv("SLUICE_BACKLOG_CPUPROFILE"); path != "" {
+		// The rounds' profile; samples carry a queue label (go tool pprof -tagfocus queue=full).
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for range rounds {
-		fulls = append(fulls, drain(b, nd.svc, big, time.Minute, int64(round)))
-		empties = append(empties, drain(b, nd.svc, small, time.Minute, int64(round)))
+		pprof.Do(ctx, pprof.Labels("queue", "full"), func(context.Context) {
+			fulls = append(fulls, drain(b, nd.svc, big, time.Minute, int64(round)))
+		})
+		pprof.Do(ctx, pprof.Labels("queue", "small"), func(context.Context) {
+			empties = append(empties, drain(b, nd.svc, small, time.Minute, int64(round)))
+		})
 	}
 	full, empty := median(fulls), median(empties)
 	rep["throughput"] = fmt.Sprintf("receive+delete, median of %d alternating rounds of %d messages: %.0f msg/s at full backlog, %.0f msg/s on a small queue (%+.1f%%), %d consumers, batches of 10",

@@ -94,7 +94,12 @@ type Index struct {
 	recv  map[uint32]recvTimes
 	// stdGroups holds the group ids of a standard queue's messages that have one.
 	stdGroups map[uint32]string
-	ready     idHeap // standard: visible messages, oldest first
+	// Standard queues keep visible messages in two structures. fresh holds, in seq order, those
+	// that became visible in the order they were sent (nearly all of a backlog): taking the
+	// oldest is O(1) however long the backlog. ready holds the others (back from in flight, or
+	// delayed past later ones), oldest first. A receive takes the older of their heads.
+	fresh     ring
+	ready     idHeap
 	pending   idHeap // delayed and in-flight messages, soonest visible first
 	// FIFO: groups by id and by gid, and the available ones ordered by their oldest message.
 	groups    map[string]*group
@@ -216,9 +221,13 @@ func (x *Index) place(id uint32) {
 	default:
 		r.visibleAt = 0
 		x.visible++
-		if g != nil {
+		switch {
+		case g != nil:
 			g.queue.push(id)
-		} else {
+		case r.seq > x.fresh.maxSeq:
+			x.fresh.maxSeq = r.seq
+			x.fresh.push(x.recs, id)
+		default:
 			x.ready.push(id)
 		}
 	}
@@ -244,9 +253,12 @@ func (x *Index) unplace(id uint32) {
 		}
 	default:
 		x.visible--
-		if g != nil {
+		switch {
+		case g != nil:
 			g.queue.remove(int(r.gidx))
-		} else {
+		case r.hidx <= ringMark:
+			x.fresh.unmark(r)
+		default:
 			x.ready.remove(int(r.hidx))
 		}
 	}
@@ -283,6 +295,10 @@ func (x *Index) drop(id uint32) {
 		delete(x.stdGroups, id)
 	}
 	x.recs.release(id)
+	if x.recs.live == 0 {
+		// The slab starts its ids over: forget the ids the ring still holds (all stale).
+		x.fresh.reset()
+	}
 }
 
 // Get returns the entry of seq, or nil.
@@ -357,10 +373,11 @@ func (x *Index) PeekReady() *Entry {
 		}
 		return x.entry(x.available[0].queue.ids[0])
 	}
-	if len(x.ready.ids) == 0 {
-		return nil
+	best := x.fresh.head(x.recs)
+	if len(x.ready.ids) > 0 && (best == 0 || x.recs.at(x.ready.ids[0]).seq < x.recs.at(best).seq) {
+		best = x.ready.ids[0]
 	}
-	return x.entry(x.ready.ids[0])
+	return x.entry(best)
 }
 
 // NextInGroup returns the entry a FIFO receive may take after e in the same batch: the next
@@ -425,6 +442,78 @@ func (x *Index) RemoveAll() []uint64 {
 	// The old slab's chunks are unmapped when the collector finds it unreachable.
 	*x = *newIndex(x.fifo)
 	return out
+}
+
+// ringMark and below, in a record's hidx, say that the record is in the fresh ring, and at
+// which position: ringMark - (position mod 2^30). A ring slot is live only while its record
+// still carries its position, so slots of records that left (whose ids may have been reused)
+// are recognised and skipped without being searched for.
+const ringMark = -2
+
+// ring is a queue of record ids in seq order, taken from the front, with lazy removal.
+type ring struct {
+	ids    []uint32
+	first  int    // ids[first:] are the slots not yet taken
+	base   uint64 // absolute position of ids[0]
+	live   int
+	maxSeq uint64 // the largest seq ever pushed
+}
+
+func ringCode(pos uint64) int32 { return ringMark - int32(pos&(1<<30-1)) }
+
+func (q *ring) push(recs *slab, id uint32) {
+	recs.at(id).hidx = ringCode(q.base + uint64(len(q.ids)))
+	q.ids = append(q.ids, id)
+	q.live++
+	if stale := len(q.ids) - q.first - q.live; stale > 1024 && stale > q.live {
+		q.compact(recs)
+	}
+}
+
+// unmark takes a record out of the ring; its slot becomes stale.
+func (q *ring) unmark(r *rec) {
+	r.hidx = -1
+	q.live--
+}
+
+// head returns the id of the oldest live record, dropping stale slots before it, or 0.
+func (q *ring) head(recs *slab) uint32 {
+	for q.first < len(q.ids) {
+		id := q.ids[q.first]
+		if recs.at(id).hidx == ringCode(q.base+uint64(q.first)) {
+			return id
+		}
+		q.first++
+		if q.first > 4096 && q.first > len(q.ids)/2 {
+			q.compact(recs)
+		}
+	}
+	return 0
+}
+
+// compact drops the taken and stale slots.
+func (q *ring) compact(recs *slab) {
+	kept := q.ids[:0]
+	for i := q.first; i < len(q.ids); i++ {
+		id := q.ids[i]
+		if recs.at(id).hidx == ringCode(q.base+uint64(i)) {
+			kept = append(kept, id)
+		}
+	}
+	q.base += uint64(len(q.ids))
+	for i, id := range kept {
+		recs.at(id).hidx = ringCode(q.base + uint64(i))
+	}
+	if cap(kept) > 1024 && len(kept) < cap(kept)/4 {
+		kept = append([]uint32(nil), kept...)
+	}
+	q.ids, q.first, q.live = kept, 0, len(kept)
+}
+
+// reset forgets every slot (all must be stale).
+func (q *ring) reset() {
+	q.base += uint64(len(q.ids))
+	q.ids, q.first, q.live = q.ids[:0], 0, 0
 }
 
 // idHeap is a binary heap of record ids that keeps each record's position in it (in the field

@@ -1,6 +1,7 @@
 package msgindex
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -480,4 +481,27 @@ func TestFIFOGroupSurvivesReceiveOfItsOnlyMessage(t *testing.T) {
 	require.Equal(t, uint64(2), x.PeekReady().Seq())
 	x.Remove(2)
 	require.Zero(t, x.Groups(), "an emptied group is forgotten")
+}
+
+// BenchmarkReceiveRemove receives and removes the oldest message of a standard queue holding a
+// backlog of the given size: the index's part of a receive+delete, at full backlog and near
+// empty.
+func BenchmarkReceiveRemove(b *testing.B) {
+	for _, n := range []int{10_000, 1_000_000, 10_000_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			x := New()
+			next := uint64(1)
+			for ; next <= uint64(n); next++ {
+				x.Add(State{Seq: next, SentAt: int64(next)})
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				e := x.PeekReady()
+				x.Receive(e, 1, 1<<40, 1)
+				x.Remove(e.Seq())
+				x.Add(State{Seq: next, SentAt: int64(next)})
+				next++
+			}
+		})
+	}
 }

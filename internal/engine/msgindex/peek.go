@@ -5,7 +5,8 @@ package msgindex
 // milliseconds; 0 for none) are left out. A standard queue gives its visible messages oldest
 // first; a FIFO queue gives the visible messages of its available groups, group by group, the
 // group with the oldest message first, as a receive fills its batch. The cost is
-// O(max·log(max)) plus the expired entries skipped, whatever the queue's size.
+// O(max·log(max)) plus the expired entries and stale ring slots skipped, whatever the queue's
+// size.
 func (x *Index) Peek(max int, cutoff int64) []*Entry {
 	var out []*Entry
 	if max <= 0 {
@@ -18,7 +19,30 @@ func (x *Index) Peek(max int, cutoff int64) []*Entry {
 		return len(out) < max
 	}
 	if !x.fifo {
-		heapWalk(len(x.ready.ids), x.ready.lessAt, func(i int) bool { return take(x.ready.ids[i]) })
+		// The oldest max of each structure, then the oldest max of both.
+		var fromHeap, fromRing []uint32
+		heapWalk(len(x.ready.ids), x.ready.lessAt, func(i int) bool {
+			if id := x.ready.ids[i]; x.recs.at(id).sentAt >= cutoff {
+				fromHeap = append(fromHeap, id)
+			}
+			return len(fromHeap) < max
+		})
+		q := &x.fresh
+		for i := q.first; i < len(q.ids) && len(fromRing) < max; i++ {
+			id := q.ids[i]
+			if r := x.recs.at(id); r.hidx == ringCode(q.base+uint64(i)) && r.sentAt >= cutoff {
+				fromRing = append(fromRing, id)
+			}
+		}
+		for len(out) < max && (len(fromHeap) > 0 || len(fromRing) > 0) {
+			if len(fromRing) == 0 || len(fromHeap) > 0 && x.recs.at(fromHeap[0]).seq < x.recs.at(fromRing[0]).seq {
+				take(fromHeap[0])
+				fromHeap = fromHeap[1:]
+			} else {
+				take(fromRing[0])
+				fromRing = fromRing[1:]
+			}
+		}
 		return out
 	}
 	heapWalk(len(x.available), x.available.Less, func(i int) bool {
