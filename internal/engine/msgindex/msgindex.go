@@ -98,9 +98,9 @@ type Index struct {
 	// that became visible in the order they were sent (nearly all of a backlog): taking the
 	// oldest is O(1) however long the backlog. ready holds the others (back from in flight, or
 	// delayed past later ones), oldest first. A receive takes the older of their heads.
-	fresh     ring
-	ready     idHeap
-	pending   idHeap // delayed and in-flight messages, soonest visible first
+	fresh   ring
+	ready   idHeap
+	pending idHeap // delayed and in-flight messages, soonest visible first
 	// FIFO: groups by id and by gid, and the available ones ordered by their oldest message.
 	groups    map[string]*group
 	groupList []*group
