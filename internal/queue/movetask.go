@@ -23,6 +23,15 @@ import (
 // goroutine per running task, in steps driven by the injected clock: one step at once, then one
 // a second, each moving up to the rate with engine.MessageMove and then storing the task's
 // progress. Service.Start resumes the tasks a restart interrupted.
+//
+// With an engine several processes share (engine.Leader), tasks run only in the process that
+// leads: a task started elsewhere is stored and left to the leader, whose supervisor looks for
+// running tasks every MoveTaskPoll; a process that loses the lead stops its workers (the tasks
+// stay RUNNING in the store for the next leader). A cancel through any process stores the task
+// as CANCELLED, and the running worker reads the stored status before each step, so it stops
+// at its next step. (A process that has lost its lead but not yet noticed may run a step beside
+// the new leader's: moves are atomic in the engine, so nothing is moved twice; the rate is
+// briefly doubled.)
 
 // Move task statuses, as ListMessageMoveTasks reports them. (SQS also has CANCELLING, for the
 // moment between the cancel and the end of the step in progress; here a cancel waits for the
@@ -220,7 +229,9 @@ func (s *Service) StartMessageMoveTask(ctx context.Context, c *Caller, in *Start
 	if err := s.eng.MoveTaskPut(ctx, task); err != nil {
 		return nil, s.internal(ctx, "MoveTaskPut", err)
 	}
-	s.runMoveTaskLocked(task)
+	if s.leader == nil || s.leader.Leading() {
+		s.runMoveTaskLocked(task)
+	}
 	return &StartMessageMoveTaskOutput{TaskHandle: task.Handle}, nil
 }
 
@@ -377,6 +388,49 @@ func (s *Service) resumeMoveTasks(ctx context.Context) error {
 	return nil
 }
 
+// superviseMoveTasks, with an engine several processes share, runs the stored running tasks
+// while this process leads and stops its workers while it does not, every MoveTaskPoll until
+// the Service closes.
+func (s *Service) superviseMoveTasks() {
+	defer s.moveWG.Done()
+	tick := time.NewTicker(s.opts.MoveTaskPoll)
+	defer tick.Stop()
+	for {
+		if s.leader.Leading() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			if err := s.resumeMoveTasks(ctx); err != nil && !errors.Is(err, engine.ErrClosed) {
+				s.log.Warn("message move tasks: looking for tasks to run", "err", err)
+			}
+			cancel()
+		} else {
+			s.moveMu.Lock()
+			for _, r := range s.moveRunners {
+				r.cancel() // the task stays RUNNING in the store: the leader runs it
+			}
+			s.moveMu.Unlock()
+		}
+		select {
+		case <-s.done:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// storedMoveTask returns the stored version of t, or nil if there is none.
+func (s *Service) storedMoveTask(ctx context.Context, t *engine.MoveTask) (*engine.MoveTask, error) {
+	tasks, err := s.eng.MoveTaskList(ctx, &engine.MoveTaskListParams{SourceQueueID: t.SourceQueueID})
+	if err != nil {
+		return nil, err
+	}
+	for _, st := range tasks {
+		if st.Handle == t.Handle {
+			return st, nil
+		}
+	}
+	return nil, nil
+}
+
 // stopMoveTasks stops every worker and waits for them; no worker starts afterwards.
 func (s *Service) stopMoveTasks() {
 	s.moveMu.Lock()
@@ -442,6 +496,16 @@ func (s *Service) moveStep(r *moveRunner) bool {
 	ctx := context.Background()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if s.leader != nil && r.task.Status == moveRunning {
+		if !s.leader.Leading() {
+			return false // the stored task stays RUNNING, for the process that leads now
+		}
+		// Another process may have cancelled the task: its stored status is the truth.
+		if st, err := s.storedMoveTask(ctx, r.task); err == nil && st != nil && st.Status != moveRunning {
+			r.task, r.dirty = st, false
+			return false
+		}
+	}
 	if r.task.Status == moveRunning {
 		t := r.task.Clone()
 		moved, asked, reason, err := s.moveBatch(ctx, t)

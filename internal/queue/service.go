@@ -68,6 +68,11 @@ type Options struct {
 	// MaxLongPolls caps the receives waiting at once (long polls); one more that would have to
 	// wait fails with RequestThrottled. 0 means no cap.
 	MaxLongPolls int
+	// MoveTaskPoll is how often, with an engine several processes share (engine.Leader), the
+	// process that leads looks for running message move tasks to run (started through any
+	// process, or left by a previous leader) and the others stop running theirs (default 1 s).
+	// It is wall-clock time: it says how soon a task is picked up, not how an SQS time elapses.
+	MoveTaskPoll time.Duration
 	// MaxQueuesPerAccount caps the queues of one account; CreateQueue of one more fails with
 	// OverLimit. 0 means no cap.
 	MaxQueuesPerAccount int
@@ -90,7 +95,9 @@ type Service struct {
 	moveMu      sync.Mutex
 	moveRunners map[string]*moveRunner // guarded by moveMu; by task handle
 	moveClosed  bool                   // guarded by moveMu: no worker starts once set
-	moveWG      sync.WaitGroup         // running workers
+	moveWG      sync.WaitGroup         // running workers and the supervisor
+	// leader is the engine's engine.Leader, or nil: then this process runs every task itself.
+	leader engine.Leader
 
 	sweeping sync.WaitGroup // the retention sweeper (sweep.go)
 
@@ -117,12 +124,18 @@ func New(o Options) *Service {
 	if o.SweepEvery == 0 {
 		o.SweepEvery = time.Second
 	}
-	return &Service{eng: o.Engine, clock: o.Clock, log: o.Logger, opts: o, waiter: newWaiters(), done: make(chan struct{}),
+	if o.MoveTaskPoll <= 0 {
+		o.MoveTaskPoll = time.Second
+	}
+	leader, _ := o.Engine.(engine.Leader)
+	return &Service{leader: leader, eng: o.Engine, clock: o.Clock, log: o.Logger, opts: o, waiter: newWaiters(), done: make(chan struct{}),
 		moveRunners: map[string]*moveRunner{}}
 }
 
 // Start resumes the work the store says is unfinished: the message move tasks that were
-// running when the previous process stopped. Call it once, before serving; Close stops what it
+// running when the previous process stopped. With an engine several processes share
+// (engine.Leader), only the lead process runs tasks: Start starts a supervisor that runs them
+// while this process leads, and stops them when it does not. Call it once, before serving; Close stops what it
 // starts.
 func (s *Service) Start(ctx context.Context) error {
 	if w, ok := s.eng.(engine.Watcher); ok {
@@ -132,6 +145,16 @@ func (s *Service) Start(ctx context.Context) error {
 	if s.opts.SweepEvery > 0 {
 		s.sweeping.Add(1)
 		go s.sweepLoop()
+	}
+	if s.leader != nil {
+		// Tasks run in the lead process only; the supervisor follows the lead.
+		s.moveMu.Lock()
+		defer s.moveMu.Unlock()
+		if !s.moveClosed {
+			s.moveWG.Add(1)
+			go s.superviseMoveTasks()
+		}
+		return nil
 	}
 	return s.resumeMoveTasks(ctx)
 }

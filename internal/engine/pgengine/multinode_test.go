@@ -14,6 +14,7 @@ import (
 
 	"sluice/internal/engine/pgengine"
 	"sluice/internal/engine/pgengine/pgtest"
+	"sluice/internal/queue"
 	"sluice/internal/sluicetest"
 )
 
@@ -210,4 +211,91 @@ func sendBatch(t *testing.T, s *sluicetest.Server, url string, entries []sqsEntr
 	out, err := s.Client.SendMessageBatch(t.Context(), in)
 	require.NoError(t, err)
 	require.Empty(t, out.Failed)
+}
+
+// TestMultiNodeMoveTaskRunsOnLeader checks that a message move task runs on the lead node only,
+// whichever node started it; that a cancel through another node stops it at its next step; and
+// that when the leader goes away the next leader resumes its running task.
+func TestMultiNodeMoveTaskRunsOnLeader(t *testing.T) {
+	t.Parallel()
+	schema := pgtest.Schema(t)
+	opts := pgengine.Options{LeaderRetry: 50 * time.Millisecond}
+	e1, e2 := pgtest.Open(t, schema, opts), pgtest.Open(t, schema, opts)
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !cond() {
+			require.True(t, time.Now().Before(deadline), "timed out waiting for %s", what)
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	waitFor("a leader", func() bool { return e1.Leading() || e2.Leading() })
+	if e2.Leading() {
+		e1, e2 = e2, e1
+	}
+	svc := queue.Options{MoveTaskPoll: 20 * time.Millisecond}
+	lead := sluicetest.NewServer(t, sluicetest.Options{Engine: e1, Service: svc})
+	other := sluicetest.NewServer(t, sluicetest.Options{Engine: e2, Service: svc})
+
+	arn := func(name string) *string { return aws.String("arn:aws:sqs:us-east-1:" + sluicetest.Account + ":" + name) }
+	createQueue(t, other, "dlq", nil)
+	createQueue(t, other, "dst", nil)
+	createQueue(t, other, "src", map[string]string{"RedrivePolicy": `{"deadLetterTargetArn":"` + *arn("dlq") + `","maxReceiveCount":3}`})
+	for i := range 10 {
+		_, err := other.Client.SendMessage(t.Context(), &sqs.SendMessageInput{QueueUrl: aws.String(on(other, "dlq")), MessageBody: aws.String(fmt.Sprint(i))})
+		require.NoError(t, err)
+	}
+	task := func() sqstypes.ListMessageMoveTasksResultEntry {
+		t.Helper()
+		out, err := other.Client.ListMessageMoveTasks(t.Context(), &sqs.ListMessageMoveTasksInput{SourceArn: arn("dlq")})
+		require.NoError(t, err)
+		require.Len(t, out.Results, 1)
+		return out.Results[0]
+	}
+
+	// Started through the other node, at one message a step: the leader runs it.
+	start, err := other.Client.StartMessageMoveTask(t.Context(), &sqs.StartMessageMoveTaskInput{
+		SourceArn: arn("dlq"), DestinationArn: arn("dst"), MaxNumberOfMessagesPerSecond: aws.Int32(1)})
+	require.NoError(t, err)
+	waitFor("the leader's first step", func() bool { return task().ApproximateNumberOfMessagesMoved == 1 && lead.Clock.Waiters() == 1 })
+	other.Clock.Advance(time.Second)
+	require.Zero(t, other.Clock.Waiters(), "the other node runs no step")
+	time.Sleep(100 * time.Millisecond) // five of its supervisor's polls: still nothing runs there
+	require.Zero(t, other.Clock.Waiters(), "the other node runs no step")
+	require.Equal(t, int64(1), task().ApproximateNumberOfMessagesMoved)
+	lead.Clock.Advance(time.Second)
+	waitFor("the leader's second step", func() bool { return task().ApproximateNumberOfMessagesMoved == 2 && lead.Clock.Waiters() == 1 })
+
+	// Cancelled through the other node: the leader's worker stops at its next step.
+	cancelled, err := other.Client.CancelMessageMoveTask(t.Context(), &sqs.CancelMessageMoveTaskInput{TaskHandle: start.TaskHandle})
+	require.NoError(t, err)
+	require.Equal(t, int64(2), cancelled.ApproximateNumberOfMessagesMoved)
+	lead.Clock.Advance(time.Second)
+	waitFor("the leader's worker to stop", func() bool { return lead.Clock.Waiters() == 0 })
+	e := task()
+	require.Equal(t, "CANCELLED", *e.Status)
+	require.Equal(t, int64(2), e.ApproximateNumberOfMessagesMoved, "no step after the cancel")
+
+	// A new task, running on the leader; the leader goes away and the other node takes over.
+	_, err = lead.Client.StartMessageMoveTask(t.Context(), &sqs.StartMessageMoveTaskInput{
+		SourceArn: arn("dlq"), DestinationArn: arn("dst"), MaxNumberOfMessagesPerSecond: aws.Int32(1)})
+	require.NoError(t, err)
+	waitFor("the new task's first step", func() bool { return task().ApproximateNumberOfMessagesMoved == 1 && lead.Clock.Waiters() == 1 })
+	lead.Close()
+	require.NoError(t, e1.Close())
+	waitFor("the other node to lead", e2.Leading)
+	waitFor("the other node to resume the task", func() bool { return task().ApproximateNumberOfMessagesMoved == 2 && other.Clock.Waiters() == 1 })
+	for i := int64(3); i <= 7; i++ {
+		other.Clock.Advance(time.Second)
+		waitFor(fmt.Sprintf("step %d on the new leader", i), func() bool {
+			return task().ApproximateNumberOfMessagesMoved == i && other.Clock.Waiters() == 1
+		})
+	}
+	other.Clock.Advance(time.Second) // the last message: the task completes in this step
+	waitFor("the task to complete", func() bool { return *task().Status == "COMPLETED" })
+	require.Equal(t, int64(8), task().ApproximateNumberOfMessagesMoved)
+	n, err := other.Client.GetQueueAttributes(t.Context(), &sqs.GetQueueAttributesInput{QueueUrl: aws.String(on(other, "dst")),
+		AttributeNames: []sqstypes.QueueAttributeName{"ApproximateNumberOfMessages"}})
+	require.NoError(t, err)
+	require.Equal(t, "10", n.Attributes["ApproximateNumberOfMessages"], "every message moved once")
 }

@@ -467,7 +467,9 @@ func (e *Engine) MessageMove(ctx context.Context, p *engine.MessageMoveParams) (
 	return res, nil
 }
 
-// MoveTaskPut implements engine.Engine.
+// MoveTaskPut implements engine.Engine. Several nodes may put one task (the lead node runs it,
+// any node may cancel it), so a task that has ended keeps its status and failure reason, and
+// its moved count never goes down (migrations/0002_move_task_final.sql).
 func (e *Engine) MoveTaskPut(ctx context.Context, t *engine.MoveTask) error {
 	done, err := e.begin()
 	if err != nil {

@@ -307,3 +307,33 @@ func TestSQLDedupExpiry(t *testing.T) {
 	_, dups = b.send(t, b.conn, q, t0+300_002, "g", []string{"k"}, "six")
 	require.Equal(t, []bool{false}, dups)
 }
+
+// TestSQLMoveTaskPutKeepsEndedStatus: the lead node's worker may store a step's progress
+// (RUNNING) just after another node stored the cancel; the task stays CANCELLED and its moved
+// count only grows.
+func TestSQLMoveTaskPutKeepsEndedStatus(t *testing.T) {
+	t.Parallel()
+	b := sqlSetup(t)
+	put := func(status string, moved int64, reason string) {
+		t.Helper()
+		_, err := b.conn.Exec(b.ctx, `SELECT move_task_put('h', 1, 'arn:src', '', 0, $1, $2, 10, $3, $4)`, status, moved, reason, t0)
+		require.NoError(t, err)
+	}
+	get := func() (status string, moved int64, reason string) {
+		t.Helper()
+		require.NoError(t, b.conn.QueryRow(b.ctx, `SELECT status, moved, failure_reason FROM move_tasks WHERE handle = 'h'`).Scan(&status, &moved, &reason))
+		return
+	}
+	put("RUNNING", 0, "")
+	put("RUNNING", 3, "")
+	put("CANCELLED", 2, "") // the cancel read an older count
+	s, m, _ := get()
+	require.Equal(t, "CANCELLED", s)
+	require.Equal(t, int64(3), m)
+	put("RUNNING", 4, "") // the worker's step, after the cancel
+	put("FAILED", 4, "AWS.SimpleQueueService.NonExistentQueue")
+	s, m, r := get()
+	require.Equal(t, "CANCELLED", s, "an ended task keeps its status")
+	require.Equal(t, int64(4), m)
+	require.Empty(t, r)
+}
