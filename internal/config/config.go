@@ -61,6 +61,12 @@ type Config struct {
 	ReadTimeout       Duration `toml:"read_timeout"`
 	WriteTimeout      Duration `toml:"write_timeout"`
 	IdleTimeout       Duration `toml:"idle_timeout"`
+	// Console is "on" (the web console under /console, default) or "off". ConsoleListen, when
+	// set, serves it on its own address instead of the SQS endpoint's. ConsoleToken is the
+	// password of the console off the loopback interface (generated at start when empty).
+	Console       string `toml:"console"`
+	ConsoleListen string `toml:"console_listen"`
+	ConsoleToken  string `toml:"console_token"`
 }
 
 // Duration is a time.Duration written as "60s" in the file.
@@ -102,6 +108,7 @@ func Default() Config {
 		ReadTimeout:         Duration{60 * time.Second},
 		WriteTimeout:        Duration{60 * time.Second},
 		IdleTimeout:         Duration{120 * time.Second},
+		Console:             "on",
 	}
 }
 
@@ -136,6 +143,8 @@ func (c *Config) Validate() error {
 		return bad("durations must not be negative")
 	case c.DeleteCooldown.Duration > engine.MaxDeletedCooldown:
 		return bad("delete-cooldown must be at most %v", engine.MaxDeletedCooldown)
+	case c.Console != "on" && c.Console != "off":
+		return bad("console must be on or off, not %q", c.Console)
 	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
@@ -183,6 +192,9 @@ func (c *Config) fields() []field {
 		{flag: "read-timeout", help: "time to read a whole request", dur: &c.ReadTimeout},
 		{flag: "write-timeout", help: "time from a request's headers to the end of its response (over 20s: long polls)", dur: &c.WriteTimeout},
 		{flag: "idle-timeout", help: "time a keep-alive connection may stay idle", dur: &c.IdleTimeout},
+		{flag: "console", help: "web console under /console: on or off", str: &c.Console},
+		{flag: "console-listen", help: "serve the web console on this address instead of the SQS endpoint's", str: &c.ConsoleListen},
+		{flag: "console-token", help: "console password off the loopback interface (default: generated and logged at start)", str: &c.ConsoleToken},
 	}
 }
 

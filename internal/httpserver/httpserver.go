@@ -55,6 +55,15 @@ type Options struct {
 	// Clock paces the rate limit (default: the real clock).
 	Clock  clock.Clock
 	Logger *slog.Logger
+	// Observer, when set, is told of every request once it is answered (for metrics).
+	Observer RequestObserver
+}
+
+// RequestObserver hears of each answered SQS request: its action ("unknown" when the request
+// named none the server knows), its outcome ("ok", the query protocol's error code of a client
+// error, or "server_error") and how long it took. It must not block.
+type RequestObserver interface {
+	ObserveRequest(action, outcome string, d time.Duration)
 }
 
 // Handler is the SQS API http.Handler.
@@ -95,6 +104,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	err := h.serve(w, r, codec, reqID, &action)
+	if h.o.Observer != nil {
+		defer func() { h.o.Observer.ObserveRequest(actionLabel(action), outcome(err), time.Since(start)) }()
+	}
 	if err != nil {
 		codec.EncodeError(w, reqID, err)
 		spec, _ := protocol.Lookup(err)
@@ -162,6 +174,27 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, codec protocol.C
 	}
 	codec.Encode(w, reqID, a, out)
 	return nil
+}
+
+// actionLabel is the metric label of an action: its name, or "unknown" before one was decoded.
+func actionLabel(action string) string {
+	if action == "?" || action == "" {
+		return "unknown"
+	}
+	return action
+}
+
+// outcome is the metric label of a request's result: a bounded set of values (the error
+// registry's codes).
+func outcome(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	spec, _ := protocol.Lookup(err)
+	if spec.Status >= 500 {
+		return "server_error"
+	}
+	return spec.QueryCode
 }
 
 // tooLarge is the answer to a request body over MaxRequestBody: what SQS says of a batch or a

@@ -47,3 +47,14 @@ func (s *Service) observe(kind EventKind, k engine.QueueKey, n int) {
 		s.opts.Observer.Observe(Event{Kind: kind, Queue: k, Count: n})
 	}
 }
+
+// Observers returns an Observer that tells each of obs in turn.
+func Observers(obs ...Observer) Observer { return multiObserver(obs) }
+
+type multiObserver []Observer
+
+func (m multiObserver) Observe(ev Event) {
+	for _, o := range m {
+		o.Observe(ev)
+	}
+}
