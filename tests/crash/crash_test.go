@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +33,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"sluice/internal/engine/pgengine/pgtest"
 )
 
 // config is the harness's environment.
@@ -82,24 +85,66 @@ func loadConfig(t *testing.T) config {
 	return c
 }
 
-// TestCrash is the crash harness (see the package comment).
+// TestCrash is the crash harness on the disk engine (see the package comment).
 func TestCrash(t *testing.T) {
 	cfg := loadConfig(t)
-	t.Logf("crash harness: seed %d, %d cycles, uptime %s–%s, sync=%s (reproduce with SLUICE_CRASH_SEED=%d)",
-		cfg.seed, cfg.cycles, cfg.minUp, cfg.maxUp, cfg.sync, cfg.seed)
 	bin := buildSluice(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	// The port is not part of the seeded schedule: runs in parallel must not collide.
-	srv := newServer(t, bin, freeAddr(t, rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))), dataDir, cfg.sync)
+	addrs := freeAddrs(t, 1)
+	srv := newServer(t, bin, addrs[0], "--data-dir", dataDir, "--sync", cfg.sync)
+	runCrash(t, cfg, []*server{srv}, fmt.Sprintf("`sluice serve --sync=%s` (disk engine)", cfg.sync))
+}
+
+// TestCrashPostgres is the crash harness on the PostgreSQL engine: three `sluice serve
+// --storage=postgres` nodes on one fresh schema of the test database, the load spread over the
+// nodes that are up (as a load balancer would), and each cycle kill -9s one node at random.
+func TestCrashPostgres(t *testing.T) {
+	cfg := loadConfig(t)
+	bin := buildSluice(t)
+	schema := pgtest.Schema(t)
+	var nodes []*server
+	for _, addr := range freeAddrs(t, 3) {
+		nodes = append(nodes, newServer(t, bin, addr, "--storage", "postgres", "--postgres-url", pgtest.URL(), "--postgres-schema", schema))
+	}
+	runCrash(t, cfg, nodes, "3 nodes of `sluice serve --storage=postgres` on one schema (PostgreSQL 15, synchronous_commit on)")
+}
+
+// freeAddrs returns n distinct free addresses (see freeAddr).
+func freeAddrs(t *testing.T, n int) []string {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), uint64(os.Getpid())))
+	var out []string
+	for len(out) < n {
+		a := freeAddr(t, rng)
+		if !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// runCrash runs the harness against nodes, servers of one cluster (one node for the disk
+// engine): load through every node that is up, kill -9 of one node per cycle, then a drain
+// and the checks.
+func runCrash(t *testing.T, cfg config, nodes []*server, serverDesc string) {
+	t.Logf("crash harness: seed %d, %d cycles, uptime %s–%s, %d node(s), sync=%s (reproduce with SLUICE_CRASH_SEED=%d)",
+		cfg.seed, cfg.cycles, cfg.minUp, cfg.maxUp, len(nodes), cfg.sync, cfg.seed)
 	fail := func(format string, a ...any) {
 		t.Helper()
-		t.Fatalf("%s\nseed %d; server log %s, last lines:\n%s", fmt.Sprintf(format, a...), cfg.seed, srv.logPath, srv.logTail(40))
+		var logs strings.Builder
+		for i, n := range nodes {
+			fmt.Fprintf(&logs, "node %d: server log %s, last lines:\n%s\n", i, n.logPath, n.logTail(40))
+		}
+		t.Fatalf("%s\nseed %d\n%s", fmt.Sprintf(format, a...), cfg.seed, logs.String())
 	}
-	h := &harness{c: newClient(srv.addr), led: newLedger()}
-	if err := srv.start(); err != nil {
-		fail("%v", err)
+	h := &harness{c: newClient(nodes), led: newLedger()}
+	for _, n := range nodes {
+		if err := n.start(); err != nil {
+			fail("%v", err)
+		}
+		h.led.started()
 	}
-	h.led.started()
 	ctx := t.Context()
 	for k, attrs := range map[kind]map[string]string{
 		std:  {"VisibilityTimeout": "3"},
@@ -147,25 +192,31 @@ func TestCrash(t *testing.T) {
 	}
 	t.Cleanup(stop)
 
-	// The crashes.
+	// The crashes: one node per cycle, restarted at the start of the next.
 	rng := rand.New(rand.NewPCG(uint64(cfg.seed), 0))
 	loadStart := time.Now()
+	var victim *server
 	for cycle := 1; cycle <= cfg.cycles; cycle++ {
-		if cycle > 1 {
-			if err := srv.start(); err != nil {
+		if victim != nil {
+			if err := victim.start(); err != nil {
 				fail("cycle %d: restart: %v", cycle, err)
 			}
 			h.led.started()
 		}
 		up := cfg.minUp + time.Duration(rng.Int64N(int64(cfg.maxUp-cfg.minUp)+1))
 		down := time.Duration(rng.Int64N(int64(200 * time.Millisecond)))
+		victim = nodes[0]
+		if len(nodes) > 1 {
+			// Drawn after up and down, so that a one-node run's schedule is as before.
+			victim = nodes[rng.IntN(len(nodes))]
+		}
 		sleepCtx(ctx, up)
-		pid, err := srv.crash()
+		pid, err := victim.crash()
 		if err != nil {
 			fail("cycle %d: %v", cycle, err)
 		}
-		t.Logf("cycle %d/%d: kill -9 pid %d after %s up (ready in %s); down %s; %d std / %d FIFO sends acknowledged so far",
-			cycle, cfg.cycles, pid, up.Round(time.Millisecond), srv.ready[len(srv.ready)-1].Round(time.Millisecond),
+		t.Logf("cycle %d/%d: kill -9 pid %d (%s) after %s up (ready in %s); down %s; %d std / %d FIFO sends acknowledged so far",
+			cycle, cfg.cycles, pid, victim.addr, up.Round(time.Millisecond), victim.ready[len(victim.ready)-1].Round(time.Millisecond),
 			down.Round(time.Millisecond), h.led.ackedSends(std), h.led.ackedSends(fifo))
 		sleepCtx(ctx, down)
 	}
@@ -174,12 +225,18 @@ func TestCrash(t *testing.T) {
 
 	// Restart once more and drain both queues: every message left must come out (the ones in
 	// flight at the last kill once their visibility timeout, at most extendTo, has passed).
-	if err := srv.start(); err != nil {
+	if err := victim.start(); err != nil {
 		fail("restart for the drain: %v", err)
 	}
 	h.led.started()
 	drainStart := time.Now()
-	notBefore := srv.lastKilled().Add(extendTo + time.Second)
+	var lastKill time.Time
+	for _, n := range nodes {
+		if k := n.lastKilled(); k.After(lastKill) {
+			lastKill = k
+		}
+	}
+	notBefore := lastKill.Add(extendTo + time.Second)
 	deadline := drainStart.Add(2 * time.Minute)
 	var drainErrs [2]error
 	var dwg sync.WaitGroup
@@ -189,14 +246,18 @@ func TestCrash(t *testing.T) {
 	dwg.Wait()
 	drainTime := time.Since(drainStart)
 
-	// One more crash and restart: the drain's deletes must hold.
-	if _, err := srv.crash(); err != nil {
-		fail("after the drain: %v", err)
+	// One more crash of every node and restart: the drain's deletes must hold.
+	for _, n := range nodes {
+		if _, err := n.crash(); err != nil {
+			fail("after the drain: %v", err)
+		}
 	}
-	if err := srv.start(); err != nil {
-		fail("restart after the drain: %v", err)
+	for _, n := range nodes {
+		if err := n.start(); err != nil {
+			fail("restart after the drain: %v", err)
+		}
+		h.led.started()
 	}
-	h.led.started()
 	var afterErrs [2]error
 	for _, k := range []kind{std, fifo} {
 		afterErrs[k] = h.checkEmpty(ctx, k)
@@ -210,14 +271,19 @@ func TestCrash(t *testing.T) {
 	}
 	r := h.led.verdict()
 	var readySum, readyMax time.Duration
-	for _, d := range srv.ready {
-		readySum += d
-		readyMax = max(readyMax, d)
+	starts := 0
+	var problems []string
+	for _, n := range nodes {
+		for _, d := range n.ready {
+			readySum += d
+			readyMax = max(readyMax, d)
+			starts++
+		}
+		problems = append(problems, n.logProblems()...)
 	}
-	report := r.markdown(runInfo{seed: cfg.seed, cycles: cfg.cycles, starts: len(srv.ready), minUp: cfg.minUp, maxUp: cfg.maxUp,
-		loadTime: loadTime, drainTime: drainTime, readyMean: readySum / time.Duration(len(srv.ready)), readyMax: readyMax,
-		goVersion: runtime.Version(), sync: cfg.sync})
-	problems := srv.logProblems()
+	report := r.markdown(runInfo{seed: cfg.seed, cycles: cfg.cycles, starts: starts, minUp: cfg.minUp, maxUp: cfg.maxUp,
+		loadTime: loadTime, drainTime: drainTime, readyMean: readySum / time.Duration(starts), readyMax: readyMax,
+		goVersion: runtime.Version(), sync: cfg.sync, test: t.Name(), server: serverDesc})
 	if len(problems) > 0 {
 		report += "\n## Server log: panics and data races\n\n- " + strings.Join(problems, "\n- ") + "\n"
 	}

@@ -604,11 +604,11 @@ func (r *result) markdown(run runInfo) string {
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format+"\n", a...) }
 	p("# Sluice crash harness report")
 	p("")
-	p("- seed `%d` (rerun: `SLUICE_CRASH_SEED=%d SLUICE_CRASH_CYCLES=%d SLUICE_CRASH_UPTIME=%s SLUICE_CRASH_SYNC=%s go test -run TestCrash -count=1 -timeout 60m ./tests/crash/`)",
-		run.seed, run.seed, run.cycles, run.maxUp, run.sync)
-	p("- cycles: %d kill -9 of `sluice serve` (uptime per cycle %s–%s, seeded), then a restart and a drain, then one more kill -9 and restart", run.cycles, run.minUp, run.maxUp)
-	p("- server: `sluice serve --sync=%s`, built with %s, race detector: %v; load generator on the same machine (%d CPUs)",
-		run.sync, run.goVersion, raceEnabled, runtime.NumCPU())
+	p("- seed `%d` (rerun: `SLUICE_CRASH_SEED=%d SLUICE_CRASH_CYCLES=%d SLUICE_CRASH_UPTIME=%s SLUICE_CRASH_SYNC=%s go test -run '^%s$' -count=1 -timeout 60m ./tests/crash/`)",
+		run.seed, run.seed, run.cycles, run.maxUp, run.sync, run.test)
+	p("- cycles: %d kill -9 of a `sluice serve` node (uptime per cycle %s–%s, seeded), then a restart and a drain, then one more kill -9 of every node and restart", run.cycles, run.minUp, run.maxUp)
+	p("- server: %s, built with %s, race detector: %v; load generator on the same machine (%d CPUs)",
+		run.server, run.goVersion, raceEnabled, runtime.NumCPU())
 	p("- load phase %s, drain %s; restart to accepting connections: mean %s, max %s over %d starts",
 		run.loadTime.Round(time.Millisecond), run.drainTime.Round(time.Millisecond),
 		run.readyMean.Round(time.Millisecond), run.readyMax.Round(time.Millisecond), run.starts)
@@ -691,4 +691,6 @@ type runInfo struct {
 	loadTime, drainTime time.Duration
 	readyMean, readyMax time.Duration
 	goVersion, sync     string
+	test                string // the test's name, for the rerun command
+	server              string // the servers run, in words
 }

@@ -72,10 +72,10 @@ func freeAddr(t *testing.T, rng *rand.Rand) string {
 // server runs `sluice serve` as a child process on one address and data dir, and kills it with
 // SIGKILL. It only ever signals the PID it started.
 type server struct {
-	bin, addr, dir string
-	sync           string // --sync
-	logPath        string
-	log            *os.File
+	bin, addr string
+	args      []string // serve's flags besides --listen and --log-level
+	logPath   string
+	log       *os.File
 
 	mu       sync.Mutex
 	cur      *proc // the running process, nil if none
@@ -92,14 +92,14 @@ type proc struct {
 	err    error         // its exit status, written before exited is closed
 }
 
-func newServer(t *testing.T, bin, addr, dir, sync string) *server {
+func newServer(t *testing.T, bin, addr string, args ...string) *server {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), "sluice.log")
 	f, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &server{bin: bin, addr: addr, dir: dir, sync: sync, logPath: logPath, log: f}
+	s := &server{bin: bin, addr: addr, args: args, logPath: logPath, log: f}
 	t.Cleanup(func() {
 		s.kill()
 		_ = f.Close()
@@ -116,7 +116,7 @@ func (s *server) start() error {
 	}
 	s.starts++
 	fmt.Fprintf(s.log, "=== harness: start %d\n", s.starts)
-	cmd := exec.Command(s.bin, "serve", "--listen", s.addr, "--data-dir", s.dir, "--sync", s.sync, "--log-level", "warn")
+	cmd := exec.Command(s.bin, append([]string{"serve", "--listen", s.addr, "--log-level", "warn"}, s.args...)...)
 	cmd.Stdout = s.log
 	cmd.Stderr = s.log
 	setDeathSignal(cmd)
@@ -189,6 +189,13 @@ func (s *server) killLocked() {
 	s.lastKill = time.Now()
 	fmt.Fprintf(s.log, "=== harness: killed pid %d\n", p.pid)
 	s.cur = nil
+}
+
+// running reports whether the server is running (started and not killed by the harness).
+func (s *server) running() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cur != nil
 }
 
 // lastKilled returns when the server was last killed.

@@ -34,22 +34,50 @@ const (
 	fifoGroups  = 4
 )
 
-// newClient returns an SDK client for addr with SDK retries on (aws-sdk-go-v2 can lose a
+// newClient returns an SDK client for the nodes with SDK retries on (aws-sdk-go-v2 can lose a
 // response against a fast local server with retries off: see shared/DESIGN.md), a short backoff
 // so that calls made while the server restarts get through, and no retry quota, which the
-// stream of connection errors during the many restarts would otherwise exhaust.
-func newClient(addr string) *sqs.Client {
+// stream of connection errors during the many restarts would otherwise exhaust. Each request,
+// retries included, goes to a node picked at random among those running, as a load balancer
+// would send it; with one node, to that node.
+func newClient(nodes []*server) *sqs.Client {
 	return sqs.New(sqs.Options{
 		Region:       "us-east-1",
-		BaseEndpoint: aws.String("http://" + addr),
+		BaseEndpoint: aws.String("http://" + nodes[0].addr),
 		Credentials:  credentials.NewStaticCredentialsProvider("crash", "harness", ""),
 		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = 4
 			o.MaxBackoff = 300 * time.Millisecond
 			o.RateLimiter = ratelimit.None
 		}),
-		HTTPClient: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 32, IdleConnTimeout: 30 * time.Second}},
+		HTTPClient: &http.Client{Transport: &balancer{nodes: nodes,
+			next: &http.Transport{MaxIdleConnsPerHost: 32, IdleConnTimeout: 30 * time.Second}}},
 	})
+}
+
+// balancer sends each request to a running node picked at random (any node if none runs).
+type balancer struct {
+	nodes []*server
+	next  http.RoundTripper
+}
+
+func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
+	if len(b.nodes) == 1 {
+		return b.next.RoundTrip(req)
+	}
+	up := make([]*server, 0, len(b.nodes))
+	for _, n := range b.nodes {
+		if n.running() {
+			up = append(up, n)
+		}
+	}
+	if len(up) == 0 {
+		up = b.nodes
+	}
+	r := req.Clone(req.Context())
+	r.URL.Host = up[rand.IntN(len(up))].addr
+	r.Host = r.URL.Host
+	return b.next.RoundTrip(r)
 }
 
 // harness drives the load.
