@@ -192,7 +192,6 @@ func eventually(t *testing.T, limit time.Duration, what string, cond func() bool
 	}
 }
 
-
 func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)

@@ -57,7 +57,7 @@ func Select(s string) slack.InputValue {
 // ViewSubmission is a submitted modal.
 type ViewSubmission struct {
 	Team, User, ViewID, CallbackID, PrivateMetadata, Trigger string
-	Values                                                  map[string]map[string]slack.InputValue
+	Values                                                   map[string]map[string]slack.InputValue
 }
 
 // Body encodes v as an interactivity form (payload=<json>).
