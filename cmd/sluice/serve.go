@@ -69,8 +69,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		}
 	}()
 
+	op, err := newOps(eng, log)
+	if err != nil {
+		return err
+	}
 	svc := queue.New(queue.Options{
-		Engine: eng, Clock: clock.Real{}, Logger: log.With("component", "queue"),
+		Engine: eng, Clock: clock.Real{}, Logger: log.With("component", "queue"), Observer: op.observer(),
 		PurgeInterval: orDisabled(cfg.PurgeInterval), DeleteCooldown: orDisabled(cfg.DeleteCooldown),
 		MaxLongPolls: cfg.MaxLongPolls, MaxQueuesPerAccount: cfg.MaxQueuesPerAccount,
 	})
@@ -85,12 +89,30 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	h := httpserver.NewHandler(httpserver.Options{
 		Service: svc, JSON: awsjson.Codec{}, Query: awsquery.Codec{}, MatchJSON: awsjson.Matches,
 		Account: cfg.AccountID, Region: cfg.Region, Logger: log.With("component", "http"),
-		Verifier: verifier, RateLimit: float64(cfg.RateLimit), RateBurst: cfg.RateBurst,
+		Verifier: verifier, RateLimit: float64(cfg.RateLimit), RateBurst: cfg.RateBurst, Observer: op.metrics,
 	})
+	handler, consoleHandler, err := op.routes(cfg, svc, h, eng, log)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
+	if consoleHandler != nil && cfg.ConsoleListen != "" {
+		cln, err := net.Listen("tcp", cfg.ConsoleListen)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("listening for the console: %w", err)
+		}
+		log.Info("console serving", "addr", cln.Addr().String())
+		go func() {
+			if err := serveConsole(ctx, cln, consoleHandler, log); err != nil {
+				log.Error("console", "err", err)
+			}
+		}()
+	}
+	go op.hist.Run(ctx)
 	// Resume the message move tasks a restart interrupted. Closing the service stops them; it
 	// is deferred after the engine's close, so it runs first (httpserver.Run closes it too).
 	if err := svc.Start(ctx); err != nil {
@@ -117,7 +139,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	if maxConns == 0 {
 		maxConns = -1
 	}
-	return httpserver.Serve(ctx, ln, h, svc, httpserver.ServeOptions{
+	return httpserver.Serve(ctx, ln, handler, svc, httpserver.ServeOptions{
 		Grace: cfg.ShutdownGrace.Duration, Logger: log, TLS: tlsConf, MaxConns: maxConns,
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout.Duration, ReadTimeout: cfg.ReadTimeout.Duration,
 		WriteTimeout: cfg.WriteTimeout.Duration, IdleTimeout: cfg.IdleTimeout.Duration,
