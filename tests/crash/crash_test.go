@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,7 +94,7 @@ func TestCrash(t *testing.T) {
 	// The port is not part of the seeded schedule: runs in parallel must not collide.
 	addrs := freeAddrs(t, 1)
 	srv := newServer(t, bin, addrs[0], "--data-dir", dataDir, "--sync", cfg.sync)
-	runCrash(t, cfg, []*server{srv}, fmt.Sprintf("`sluice serve --sync=%s` (disk engine)", cfg.sync))
+	runCrash(t, cfg, []*server{srv}, nil, fmt.Sprintf("`sluice serve --sync=%s` (disk engine)", cfg.sync))
 }
 
 // TestCrashPostgres is the crash harness on the PostgreSQL engine: three `sluice serve
@@ -107,8 +108,39 @@ func TestCrashPostgres(t *testing.T) {
 	for _, addr := range freeAddrs(t, 3) {
 		nodes = append(nodes, newServer(t, bin, addr, "--storage", "postgres", "--postgres-url", pgtest.URL(), "--postgres-schema", schema))
 	}
-	runCrash(t, cfg, nodes, "3 nodes of `sluice serve --storage=postgres` on one schema (PostgreSQL 15, synchronous_commit on)")
+	runCrash(t, cfg, nodes, nil, "3 nodes of `sluice serve --storage=postgres` on one schema (PostgreSQL 15, synchronous_commit on)")
 }
+
+// TestCrashPostgresRestart restarts PostgreSQL itself under the load instead of killing nodes:
+// two `sluice serve --storage=postgres` nodes on a private cluster (see privatePG; the shared
+// test cluster is never touched), stopped each cycle with pg_ctl stop -m fast or -m immediate
+// (a crash of every PostgreSQL process) and started again after a pause. The nodes are never
+// restarted: they must recover by themselves. While PostgreSQL is down clients may only get
+// retryable errors (ServiceUnavailable, InternalFailure), never a wrong success: the ledger's
+// checks hold as in the kill -9 runs.
+func TestCrashPostgresRestart(t *testing.T) {
+	cfg := loadConfig(t)
+	if os.Getenv("SLUICE_CRASH_CYCLES") == "" {
+		cfg.cycles = 6 // each cycle stops and starts PostgreSQL: a few seconds
+		if testing.Short() {
+			cfg.cycles = 3
+		}
+	}
+	bin := buildSluice(t)
+	addrs := freeAddrs(t, 3)
+	_, portStr, _ := strings.Cut(addrs[2], ":")
+	port, _ := strconv.Atoi(portStr)
+	pg := startPrivatePG(t, port)
+	var nodes []*server
+	for _, addr := range addrs[:2] {
+		nodes = append(nodes, newServer(t, bin, addr, "--storage", "postgres", "--postgres-url", pg.URL(), "--postgres-schema", "sluice"))
+	}
+	runCrash(t, cfg, nodes, pg, "2 nodes of `sluice serve --storage=postgres` on a private PostgreSQL cluster, which is restarted (pg_ctl stop -m fast / -m immediate, then start) each cycle; the nodes are not restarted")
+}
+
+// retryableCodes are the errors a client may get while PostgreSQL is down (besides those of a
+// kill -9 run, which are none: the balancer sends retries to running nodes).
+var retryableCodes = map[string]bool{"ServiceUnavailable": true, "InternalFailure": true, "InternalError": true}
 
 // freeAddrs returns n distinct free addresses (see freeAddr).
 func freeAddrs(t *testing.T, n int) []string {
@@ -127,7 +159,9 @@ func freeAddrs(t *testing.T, n int) []string {
 // runCrash runs the harness against nodes, servers of one cluster (one node for the disk
 // engine): load through every node that is up, kill -9 of one node per cycle, then a drain
 // and the checks.
-func runCrash(t *testing.T, cfg config, nodes []*server, serverDesc string) {
+//
+// With pg, the cycles restart that PostgreSQL cluster instead of killing nodes.
+func runCrash(t *testing.T, cfg config, nodes []*server, pg *privatePG, serverDesc string) {
 	t.Logf("crash harness: seed %d, %d cycles, uptime %s–%s, %d node(s), sync=%s (reproduce with SLUICE_CRASH_SEED=%d)",
 		cfg.seed, cfg.cycles, cfg.minUp, cfg.maxUp, len(nodes), cfg.sync, cfg.seed)
 	fail := func(format string, a ...any) {
@@ -135,6 +169,9 @@ func runCrash(t *testing.T, cfg config, nodes []*server, serverDesc string) {
 		var logs strings.Builder
 		for i, n := range nodes {
 			fmt.Fprintf(&logs, "node %d: server log %s, last lines:\n%s\n", i, n.logPath, n.logTail(40))
+		}
+		if pg != nil {
+			fmt.Fprintf(&logs, "PostgreSQL log, last lines:\n%s\n", pg.logTail(20))
 		}
 		t.Fatalf("%s\nseed %d\n%s", fmt.Sprintf(format, a...), cfg.seed, logs.String())
 	}
@@ -197,6 +234,26 @@ func runCrash(t *testing.T, cfg config, nodes []*server, serverDesc string) {
 	loadStart := time.Now()
 	var victim *server
 	for cycle := 1; cycle <= cfg.cycles; cycle++ {
+		if pg != nil {
+			up := cfg.minUp + time.Duration(rng.Int64N(int64(cfg.maxUp-cfg.minUp)+1))
+			down := 500*time.Millisecond + time.Duration(rng.Int64N(int64(time.Second)))
+			mode := [2]string{"immediate", "fast"}[cycle%2]
+			sleepCtx(ctx, up)
+			stopAt := time.Now()
+			if err := pg.stop(mode); err != nil {
+				fail("cycle %d: %v", cycle, err)
+			}
+			stopped := time.Since(stopAt)
+			sleepCtx(ctx, down)
+			startAt := time.Now()
+			if err := pg.start(); err != nil {
+				fail("cycle %d: %v", cycle, err)
+			}
+			t.Logf("cycle %d/%d: PostgreSQL stopped (-m %s, took %s) after %s up; down %s; started in %s; %d std / %d FIFO sends acknowledged so far",
+				cycle, cfg.cycles, mode, stopped.Round(time.Millisecond), up.Round(time.Millisecond), down.Round(time.Millisecond),
+				time.Since(startAt).Round(time.Millisecond), h.led.ackedSends(std), h.led.ackedSends(fifo))
+			continue
+		}
 		if victim != nil {
 			if err := victim.start(); err != nil {
 				fail("cycle %d: restart: %v", cycle, err)
@@ -225,12 +282,17 @@ func runCrash(t *testing.T, cfg config, nodes []*server, serverDesc string) {
 
 	// Restart once more and drain both queues: every message left must come out (the ones in
 	// flight at the last kill once their visibility timeout, at most extendTo, has passed).
-	if err := victim.start(); err != nil {
-		fail("restart for the drain: %v", err)
+	if victim != nil {
+		if err := victim.start(); err != nil {
+			fail("restart for the drain: %v", err)
+		}
+		h.led.started()
 	}
-	h.led.started()
 	drainStart := time.Now()
 	var lastKill time.Time
+	if pg != nil {
+		lastKill = pg.restart
+	}
 	for _, n := range nodes {
 		if k := n.lastKilled(); k.After(lastKill) {
 			lastKill = k
@@ -309,6 +371,28 @@ func runCrash(t *testing.T, cfg config, nodes []*server, serverDesc string) {
 	check("FIFO duplicates", r.fifoDups)
 	check("bodies matching no send", r.badBodies)
 	check("server panics or data races", problems)
+	if pg != nil {
+		// Only retryable errors while PostgreSQL was down; and the outages were seen.
+		var wrong []string
+		retryable := 0
+		for k, n := range r.counts {
+			rest, ok := strings.CutPrefix(k, "error: ")
+			if !ok {
+				continue
+			}
+			code := rest[strings.LastIndexByte(rest, ' ')+1:]
+			if retryableCodes[code] {
+				retryable += n
+			} else {
+				wrong = append(wrong, fmt.Sprintf("%s: %d (e.g. %s)", rest, n, r.errSample[rest]))
+			}
+		}
+		sort.Strings(wrong)
+		check("errors other than ServiceUnavailable/InternalFailure while PostgreSQL restarted", wrong)
+		if retryable == 0 {
+			t.Errorf("no call failed with a retryable error: the PostgreSQL restarts were not seen by the clients")
+		}
+	}
 	for _, k := range []kind{std, fifo} {
 		if drainErrs[k] != nil {
 			t.Errorf("drain: %v (seed %d)", drainErrs[k], cfg.seed)

@@ -300,6 +300,9 @@ func (l *ledger) refused(ctx context.Context, op string, hs []held, err error) {
 	if ctx.Err() != nil || !errors.As(err, &ae) {
 		return // no answer from the server
 	}
+	if retryableCodes[ae.ErrorCode()] {
+		return // a temporary failure (PostgreSQL down), not a refusal of the handle
+	}
 	at := time.Now()
 	for _, h := range hs {
 		l.refuse(op, h, at, ae.ErrorCode()+": "+ae.ErrorMessage())
@@ -309,7 +312,7 @@ func (l *ledger) refused(ctx context.Context, op string, hs []held, err error) {
 // entryRefused is refused for a failed batch entry (Id: the index in hs).
 func (l *ledger) entryRefused(op string, hs []held, e types.BatchResultErrorEntry, at time.Time) {
 	i, err := strconv.Atoi(deref(e.Id))
-	if err != nil || i < 0 || i >= len(hs) {
+	if err != nil || i < 0 || i >= len(hs) || retryableCodes[deref(e.Code)] {
 		return
 	}
 	l.refuse(op, hs[i], at, deref(e.Code)+": "+deref(e.Message))
