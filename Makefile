@@ -5,7 +5,7 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 STATICCHECK_VERSION := v0.8.2
 FUZZTIME ?= 10s
 
-.PHONY: help build run test deps lint test/race fuzz e2e bench bench-smoke
+.PHONY: help build run test test-ttobot deps lint test/race fuzz e2e bench bench-smoke
 
 help: ## list the targets
 	@grep -E '^[a-z0-9/-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -16,7 +16,7 @@ build: ## build ./sluice
 run: ## run the server on 127.0.0.1:9324 with data in ./sluice-data
 	$(GO) run ./cmd/sluice serve
 
-test: deps lint test/race fuzz e2e bench-smoke ## everything CI runs: lint, race tests, short fuzzing, AWS CLI end-to-end, bench smoke run
+test: deps lint test/race test-ttobot fuzz e2e bench-smoke ## everything CI runs: lint, race tests, the ttobot example, short fuzzing, AWS CLI end-to-end, bench smoke run
 	@echo "make test: all passed"
 
 deps: ## install the test tools (staticcheck; Debian's awscli 2.9 when run as root)
@@ -26,6 +26,10 @@ lint: ## gofmt, go vet, staticcheck
 	@out=$$(gofmt -l . ); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GOBIN)/staticcheck ./...
+
+test-ttobot: ## the ttobot example module (examples/ttobot): gofmt, vet, staticcheck, race tests against a real sluice serve
+	@out=$$(cd examples/ttobot && gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	cd examples/ttobot && $(GO) vet ./... && $(GOBIN)/staticcheck ./... && $(GO) test -race -count=1 ./...
 
 test/race: ## all Go tests with the race detector
 	$(GO) test -race -count=1 ./...
