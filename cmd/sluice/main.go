@@ -20,6 +20,9 @@ Usage:
   sluice bench [flags] SCENARIO
                          load and measure an SQS endpoint or a peer: pipeline, burst, single,
                          fifo, wake; sluice bench null serves a null SQS endpoint (sluice bench -h)
+  sluice queues          list queues with their depths (and more operator commands:
+                         stats, peek, send, redrive, queue create|delete|purge|attrs;
+                         sluice help ops)
   sluice version         print the version
 
 `
@@ -45,10 +48,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = serve(ctx, args[1:], stderr, getenv)
 	case "bench":
 		err = bench(ctx, args[1:], stdout, stderr)
+	case "queues", "stats", "peek", "send", "redrive", "queue":
+		err = operate(ctx, args[0], args[1:], stdout, stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, "sluice", version)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
+		if len(args) > 1 && args[1] == "ops" {
+			fmt.Fprint(stdout, ctlUsage)
+		}
 	default:
 		fmt.Fprintf(stderr, "sluice: unknown command %q\n\n%s", args[0], usage)
 		return 2
