@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,16 +32,21 @@ type e2e struct {
 	base  string
 }
 
-func startE2E(t *testing.T, endpoint, prefix string, now time.Time, members, channels int, onEvent func(*slack.EventEnvelope) error) *e2e {
+func startE2E(t *testing.T, endpoint, prefix string, now time.Time, members, channels int, onEvent func(*slack.EventEnvelope) error,
+	opts ...func(*app.Config, *slacktest.Server)) *e2e {
 	t.Helper()
 	clk := clock.NewFake(now)
 	fs := slacktest.New(t, token, clk)
-	a, err := app.Start(context.Background(), app.Config{
+	cfg := app.Config{
 		Listen: "127.0.0.1:0", SigningSecret: secret, BotToken: token, SlackAPIURL: fs.APIURL(),
 		Roster: roster10(t, members, channels), DB: "sqlite:" + filepath.Join(t.TempDir(), "ttobot.db"),
 		Queue:   sqsqueue.Config{Endpoint: endpoint, QueuePrefix: prefix, WaitTime: 1, Visibility: 5 * time.Second},
 		Workers: 4, PostInterval: time.Second, Clock: clk, Fetcher: blogFetcher(), OnEvent: onEvent,
-	}, testLogger(t))
+	}
+	for _, o := range opts {
+		o(&cfg, fs)
+	}
+	a, err := app.Start(context.Background(), cfg, testLogger(t))
 	if err != nil {
 		t.Fatalf("start ttobot: %v", err)
 	}
@@ -91,9 +97,9 @@ func submitValues(url, category, tags, desc string) map[string]map[string]slack.
 // announcement at the fake Slack (spec T1, T4, T5 end to end).
 func TestE2ESubmit(t *testing.T) {
 	sl := startSluice(t, "", "")
-	events := 0
+	var events atomic.Int32
 	e := startE2E(t, sl.Endpoint, "e2e-submit-", kst("2024-10-13 23:59:58.000"), 3, 2, func(*slack.EventEnvelope) error {
-		events++
+		events.Add(1)
 		return nil
 	})
 
@@ -165,7 +171,7 @@ func TestE2ESubmit(t *testing.T) {
 		rows, _ := e.app.Store.AllContents(context.Background(), "10기")
 		return len(rows) == 1 && rows[0].MessageTS == posts[0].Args["ts"] || len(rows) == 1 && rows[0].MessageTS != ""
 	}, nil)
-	if events != 1 {
-		t.Fatalf("event handled %d times, want 1", events)
+	if n := events.Load(); n != 1 {
+		t.Fatalf("event handled %d times, want 1", n)
 	}
 }

@@ -196,3 +196,10 @@ func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// kill ends the server abruptly (SIGKILL by PID): a crash, not a shutdown.
+func (s *sluice) kill(t *testing.T) {
+	t.Helper()
+	_ = s.cmd.Process.Kill()
+	_ = s.cmd.Wait()
+}

@@ -139,7 +139,7 @@ func (in *Ingress) interaction(w http.ResponseWriter, r *http.Request, req *requ
 		}
 		switch it.View.CallbackID {
 		case CallbackSubmit:
-			if errs := in.checkSubmit(r.Context(), it); errs != nil {
+			if errs := in.checkSubmit(r.Context(), it, env.Key); errs != nil {
 				writeJSON(w, map[string]any{"response_action": "errors", "errors": errs})
 				return
 			}
@@ -170,7 +170,7 @@ func (in *Ingress) interaction(w http.ResponseWriter, r *http.Request, req *requ
 }
 
 // checkSubmit runs the validations whose errors must travel in the ack (V1–V4).
-func (in *Ingress) checkSubmit(ctx context.Context, it *slack.Interaction) map[string]string {
+func (in *Ingress) checkSubmit(ctx context.Context, it *slack.Interaction, key string) map[string]string {
 	v := it.View
 	raw := v.Value(BlockURL, ActionURL)
 	if err := ValidateSubmitURL(raw, v.Value(BlockTitle, ActionTitle)); err != nil {
@@ -182,6 +182,11 @@ func (in *Ingress) checkSubmit(ctx context.Context, it *slack.Interaction) map[s
 		return nil
 	}
 	if taken {
+		// The record and its delivery key commit together: if this very delivery took the
+		// URL a moment ago (a double click racing the worker), it is a duplicate, not a V2.
+		if done, err := in.Bot.Store.DeliveryProcessed(ctx, key); err == nil && done {
+			return nil
+		}
 		return map[string]string{BlockURL: userMessage(ruleErr(ErrDuplicateURL, "이미 제출된 글이에요."))}
 	}
 	return nil

@@ -273,3 +273,14 @@ func (s *Server) respond(w http.ResponseWriter, id string, args map[string]any) 
 	}
 	_, _ = io.WriteString(w, "ok")
 }
+
+// Posted returns every message chat.postMessage accepted, by channel, in order.
+func (s *Server) Posted() map[string][]slack.HistoryMessage {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string][]slack.HistoryMessage, len(s.history))
+	for ch, msgs := range s.history {
+		out[ch] = append([]slack.HistoryMessage(nil), msgs...)
+	}
+	return out
+}
