@@ -186,7 +186,15 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.closed = true
-	return e.store.Close()
+	err := e.store.Close()
+	// No operation is in progress (they hold opMu) and none will start: give the indexes'
+	// memory back now, so that a process that reopens the store does not hold two.
+	for _, qs := range e.byID {
+		qs.mu.Lock()
+		qs.idx.Release()
+		qs.mu.Unlock()
+	}
+	return err
 }
 
 // begin starts an operation; the caller must call the returned function when done.

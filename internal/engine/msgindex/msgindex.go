@@ -435,6 +435,13 @@ func (x *Index) NextVisibleAt() int64 {
 	return x.recs.at(x.pending.ids[0]).visibleAt
 }
 
+// Release returns the index's memory at once instead of when the collector finds the index
+// unreachable, and leaves it empty. Entries of it are invalid afterwards.
+func (x *Index) Release() {
+	x.recs.freeAll()
+	*x = *newIndex(x.fifo)
+}
+
 // RemoveAll empties the index and returns the removed seqs.
 func (x *Index) RemoveAll() []uint64 {
 	out := make([]uint64, 0, x.bySeq.len())

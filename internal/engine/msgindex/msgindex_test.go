@@ -505,3 +505,17 @@ func BenchmarkReceiveRemove(b *testing.B) {
 		})
 	}
 }
+
+func TestReleaseLeavesAnEmptyIndex(t *testing.T) {
+	t.Parallel()
+	for _, x := range []*Index{New(), NewFIFO()} {
+		for seq := uint64(1); seq <= 3*chunkLen; seq++ {
+			x.Add(State{Seq: seq, SentAt: 1, Group: "g"})
+		}
+		x.Release()
+		require.Zero(t, x.Len())
+		require.Nil(t, x.PeekReady())
+		x.Add(State{Seq: 7, SentAt: 1, Group: "g"})
+		require.Equal(t, uint64(7), x.PeekReady().Seq(), "a released index works as a new one")
+	}
+}

@@ -91,5 +91,13 @@ func (s *slab) release(id uint32) {
 	s.next = 1
 }
 
+// freeAll unmaps every chunk; the slab must not be used afterwards.
+func (s *slab) freeAll() {
+	for _, c := range s.chunks {
+		freeChunk(c)
+	}
+	s.chunks, s.owner.chunks, s.free, s.live = nil, nil, nil, 0
+}
+
 // recSize is checked by a test: the slab layout assumes records without Go pointers.
 const recSize = unsafe.Sizeof(rec{})
