@@ -150,7 +150,7 @@ func validateAttributes(in map[string]string, fifo, creating bool) (set map[stri
 			return nil, nil, newErr(ErrInvalidAttributeName, "Unknown Attribute %s.", name)
 		}
 		c, ok := d.canon(v)
-		if !ok {
+		if !ok || !validChars(v) {
 			return nil, nil, newErr(ErrInvalidAttributeValue, "Invalid value for the parameter %s.", name)
 		}
 		if name == AttrFifoQueue && !creating {

@@ -169,6 +169,9 @@ func convertAttribute(what, name string, v MessageAttributeValue) (engine.Messag
 			"%s '%s' uses list values, which are not supported.", what, name)
 	}
 	base := baseType(v.DataType)
+	if !validChars(v.DataType) {
+		base = "" // a custom type label with characters SQS does not allow (NUL, invalid UTF-8)
+	}
 	switch base {
 	case "":
 		return engine.MessageAttribute{}, newErr(ErrInvalidParameterValue,

@@ -372,8 +372,17 @@ func validateTags(tags map[string]string) error {
 		if len(v) > 256 {
 			return newErr(ErrInvalidParameterValue, "Tag values may only be up to 256 characters in length.")
 		}
+		if !validChars(k) || !validChars(v) {
+			return errTagChars()
+		}
 	}
 	return nil
+}
+
+// errTagChars answers a tag key or value with characters SQS does not allow (NUL, invalid
+// UTF-8, ...): no stored tag can have them.
+func errTagChars() error {
+	return newErr(ErrInvalidParameterValue, "Tag keys and values may only contain valid characters. %s", invalidCharsMsg)
 }
 
 // GetQueueUrl returns the URL of a named queue.
@@ -605,6 +614,11 @@ func (s *Service) UntagQueue(ctx context.Context, c *Caller, in *UntagQueueInput
 	}
 	if len(in.TagKeys) == 0 {
 		return nil, missing("TagKeys")
+	}
+	for _, k := range in.TagKeys {
+		if !validChars(k) {
+			return nil, errTagChars()
+		}
 	}
 	if _, err := s.eng.QueueUpdate(ctx, &engine.QueueUpdateParams{Key: q.Key, Now: s.clock.Now(), RemoveTags: in.TagKeys}); err != nil {
 		return nil, s.internal(ctx, "QueueUpdate", err)

@@ -237,7 +237,9 @@ func TestMultiNodeMoveTaskRunsOnLeader(t *testing.T) {
 	lead := sluicetest.NewServer(t, sluicetest.Options{Engine: e1, Service: svc})
 	other := sluicetest.NewServer(t, sluicetest.Options{Engine: e2, Service: svc})
 
-	arn := func(name string) *string { return aws.String("arn:aws:sqs:us-east-1:" + sluicetest.Account + ":" + name) }
+	arn := func(name string) *string {
+		return aws.String("arn:aws:sqs:us-east-1:" + sluicetest.Account + ":" + name)
+	}
 	createQueue(t, other, "dlq", nil)
 	createQueue(t, other, "dst", nil)
 	createQueue(t, other, "src", map[string]string{"RedrivePolicy": `{"deadLetterTargetArn":"` + *arn("dlq") + `","maxReceiveCount":3}`})

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -12,6 +14,11 @@ import (
 
 // Each method is one call of one SQL function of migrations/*.sql, in its own transaction
 // (pgx runs a single statement as one); the functions hold the logic.
+
+// storable reports whether PostgreSQL's text type can hold s: valid UTF-8 without NUL. The
+// queue package rejects anything else before it would be stored; lookups by such names find
+// nothing.
+func storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 func nonNil(m map[string]string) map[string]string {
 	if m == nil {
@@ -89,6 +96,10 @@ func (e *Engine) QueueGet(ctx context.Context, p *engine.QueueGetParams) (*engin
 		return nil, err
 	}
 	defer done()
+	if !storable(p.Key.Account) || !storable(p.Key.Name) {
+		// PostgreSQL text holds neither NUL nor invalid UTF-8, so no queue has such a name.
+		return nil, fmt.Errorf("queue %q: %w", p.Key.Name, engine.ErrQueueNotFound)
+	}
 	row := e.pool.QueryRow(ctx, `SELECT id, fifo, attributes, tags, created_at, modified_at FROM queues
 		WHERE account = $1 AND name = $2`, p.Key.Account, p.Key.Name)
 	q, err := scanQueue(row, p.Key)
@@ -109,6 +120,9 @@ func (e *Engine) QueueList(ctx context.Context, p *engine.QueueListParams) ([]*e
 		return nil, err
 	}
 	defer done()
+	if !storable(p.Account) || !storable(p.Prefix) {
+		return nil, nil // no stored name has such characters
+	}
 	rows, err := e.pool.Query(ctx, `SELECT id, fifo, attributes, tags, created_at, modified_at, account, name
 		FROM queues WHERE ($1 = '' OR account = $1) AND starts_with(name, $2) ORDER BY account, name`,
 		p.Account, p.Prefix)
