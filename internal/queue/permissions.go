@@ -8,7 +8,6 @@ import (
 	"io"
 	"regexp"
 	"strings"
-	"sync"
 
 	"sluice/internal/engine"
 )
@@ -38,12 +37,6 @@ var (
 const maxPermissionActions = 7
 
 var accountIDRE = regexp.MustCompile(`^[0-9]{12}$`)
-
-// policyMu serialises the read-modify-write of a Policy by AddPermission and RemovePermission
-// in this process, so that two concurrent calls cannot lose each other's statement. The engine
-// offers no compare-and-swap, so a SetQueueAttributes of Policy, or a call on another node
-// sharing the store, can still interleave; the last write wins then, as for any attribute.
-var policyMu sync.Mutex
 
 // AddPermission adds a statement that allows the given accounts the given actions on the queue
 // to the queue's Policy, creating the policy if the queue has none.
@@ -96,8 +89,8 @@ func (s *Service) AddPermission(ctx context.Context, c *Caller, in *AddPermissio
 		return nil, s.internal(ctx, "AddPermission", err)
 	}
 
-	policyMu.Lock()
-	defer policyMu.Unlock()
+	s.policyMu.Lock()
+	defer s.policyMu.Unlock()
 	// Read the queue again under the lock: the policy may have changed since the lookup.
 	if q, err = s.eng.QueueGet(ctx, &engine.QueueGetParams{Key: q.Key}); err != nil {
 		return nil, s.internal(ctx, "QueueGet", err)
@@ -142,8 +135,8 @@ func (s *Service) RemovePermission(ctx context.Context, c *Caller, in *RemovePer
 	if in.Label == "" {
 		return nil, missing("Label")
 	}
-	policyMu.Lock()
-	defer policyMu.Unlock()
+	s.policyMu.Lock()
+	defer s.policyMu.Unlock()
 	if q, err = s.eng.QueueGet(ctx, &engine.QueueGetParams{Key: q.Key}); err != nil {
 		return nil, s.internal(ctx, "QueueGet", err)
 	}

@@ -83,13 +83,19 @@ type Options struct {
 
 // Service implements the SQS actions.
 type Service struct {
-	eng    engine.Engine
-	clock  clock.Clock
-	log    *slog.Logger
-	opts   Options
-	waiter *waiters
-	done   chan struct{}
-	once   sync.Once
+	// policyMu serialises the read-modify-write of a Policy by AddPermission and
+	// RemovePermission in this process, so that two concurrent calls cannot lose each other's
+	// statement. The engine offers no compare-and-swap, so a SetQueueAttributes of Policy, or a
+	// call on another node sharing the store, can still interleave; the last write wins then,
+	// as for any attribute.
+	policyMu sync.Mutex
+	eng      engine.Engine
+	clock    clock.Clock
+	log      *slog.Logger
+	opts     Options
+	waiter   *waiters
+	done     chan struct{}
+	once     sync.Once
 
 	// Message move tasks (movetask.go): one worker goroutine per running task.
 	moveMu      sync.Mutex
