@@ -18,6 +18,18 @@ if ! /usr/bin/aws --version 2>/dev/null | grep -q '^aws-cli/2\.9\.'; then
     exit 1
   fi
 fi
+# The console's browser test (tests/console) drives headless Chromium; under CI=true it fails
+# without it.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing Debian's chromium"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "the console's browser test needs chromium: sudo apt-get install chromium" >&2
+    exit 1
+  fi
+fi
 # The PostgreSQL engine's tests need a reachable PostgreSQL 15+; start the local one if needed.
 "$(dirname "$0")/postgres-up.sh"
 # sluice bench's peer tests need RabbitMQ (127.0.0.1:5672) and NATS with JetStream
