@@ -27,6 +27,10 @@ func TestConformance(t *testing.T) {
 	enginetest.Exercise(t, func(t *testing.T) engine.Engine { return openFresh(t, diskengine.Options{}) })
 }
 
+func TestFair(t *testing.T) {
+	enginetest.ExerciseFair(t, func(t *testing.T) engine.Engine { return openFresh(t, diskengine.Options{}) })
+}
+
 func TestConformanceSyncInterval(t *testing.T) {
 	enginetest.Exercise(t, func(t *testing.T) engine.Engine {
 		return openFresh(t, diskengine.Options{Sync: diskengine.SyncInterval})

@@ -18,6 +18,10 @@ func TestConformance(t *testing.T) {
 	enginetest.Exercise(t, func(t *testing.T) engine.Engine { return memengine.New() })
 }
 
+func TestFair(t *testing.T) {
+	enginetest.ExerciseFair(t, func(t *testing.T) engine.Engine { return memengine.New() })
+}
+
 func BenchmarkEngine(b *testing.B) {
 	enginetest.Benchmark(b, func(testing.TB) engine.Engine { return memengine.New() })
 }

@@ -72,17 +72,24 @@ func pending(r *rec) bool {
 // never been received.
 type recvTimes struct{ receivedAt, firstReceiveAt int64 }
 
-// group is a FIFO message group: the messages not in flight, oldest first, and how many are in
-// flight. A group is available (may deliver) when none is in flight and its oldest is visible.
+// group is a message group: on a FIFO queue, the messages of a MessageGroupId not in flight,
+// oldest first, and how many are in flight; a FIFO group is available (may deliver) when none is
+// in flight and its oldest is visible. On a standard queue a group is a tenant of a fair queue:
+// its queue holds only its visible messages, and it is available whenever that is not empty.
 type group struct {
 	id       string
 	gid      uint32 // its position in Index.groupList
 	queue    idHeap
 	inFlight int
 	aidx     int // position in Index.available, or -1
+	bidx     int // standard queues: position in Index.biggest, or -1
+	fifo     bool
 }
 
 func (g *group) availableNow() bool {
+	if !g.fifo {
+		return len(g.queue.ids) > 0
+	}
 	return g.inFlight == 0 && len(g.queue.ids) > 0 && !pending(g.queue.recs.at(g.queue.ids[0]))
 }
 
@@ -92,8 +99,6 @@ type Index struct {
 	recs  *slab
 	bySeq seqSet
 	recv  map[uint32]recvTimes
-	// stdGroups holds the group ids of a standard queue's messages that have one.
-	stdGroups map[uint32]string
 	// Standard queues keep visible messages in two structures. fresh holds, in seq order, those
 	// that became visible in the order they were sent (nearly all of a backlog): taking the
 	// oldest is O(1) however long the backlog. ready holds the others (back from in flight, or
@@ -101,11 +106,16 @@ type Index struct {
 	fresh   ring
 	ready   idHeap
 	pending idHeap // delayed and in-flight messages, soonest visible first
-	// FIFO: groups by id and by gid, and the available ones ordered by their oldest message.
+	// Groups (FIFO message groups, or the tenants of a standard queue) by id and by gid, and
+	// the available ones ordered by their oldest message. Standard queues also order their
+	// tenants by visible backlog, largest first (see PeekReady).
 	groups    map[string]*group
 	groupList []*group
 	freeGids  []uint32
 	available availHeap
+	biggest   bigHeap
+	// picks counts the messages received from a standard queue, for the noisy tenants' turn.
+	picks uint64
 	// arrival orders messages by send time for retention. It may hold seqs already removed
 	// (they are skipped when they surface) and is rebuilt when those dominate.
 	arrival  arrivalHeap
@@ -125,10 +135,8 @@ func newIndex(fifo bool) *Index {
 	s := newSlab()
 	x := &Index{fifo: fifo, recs: s, bySeq: seqSet{recs: s}, recv: map[uint32]recvTimes{},
 		ready: idHeap{recs: s, less: bySeq, pos: hidx}, pending: idHeap{recs: s, less: byVisibleAt, pos: hidx}}
-	if fifo {
-		x.groups = map[string]*group{}
-		x.groupList = []*group{nil}
-	}
+	x.groups = map[string]*group{}
+	x.groupList = []*group{nil}
 	return x
 }
 
@@ -150,7 +158,7 @@ func (x *Index) groupOf(id uint32) string {
 	if g := x.recs.at(id).group; g != 0 {
 		return x.groupList[g].id
 	}
-	return x.stdGroups[id]
+	return ""
 }
 
 // Len returns the number of messages.
@@ -169,11 +177,10 @@ func (x *Index) Add(st State) {
 	}
 	x.bySeq.put(id)
 	x.arrival.push(arrival{sentAt: st.SentAt, seq: st.Seq})
-	switch {
-	case x.fifo:
+	if x.fifo || st.Group != "" {
 		g := x.groups[st.Group]
 		if g == nil {
-			g = &group{id: st.Group, aidx: -1, queue: idHeap{recs: x.recs, less: bySeq, pos: gidx}}
+			g = &group{id: st.Group, aidx: -1, bidx: -1, fifo: x.fifo, queue: idHeap{recs: x.recs, less: bySeq, pos: gidx}}
 			if n := len(x.freeGids); n > 0 {
 				g.gid = x.freeGids[n-1]
 				x.freeGids = x.freeGids[:n-1]
@@ -185,11 +192,6 @@ func (x *Index) Add(st State) {
 			x.groups[st.Group] = g
 		}
 		r.group = g.gid
-	case st.Group != "":
-		if x.stdGroups == nil {
-			x.stdGroups = map[uint32]string{}
-		}
-		x.stdGroups[id] = st.Group
 	}
 	x.place(id)
 }
@@ -215,7 +217,7 @@ func (x *Index) place(id uint32) {
 	case p:
 		x.delayed++
 		x.pending.push(id)
-		if g != nil {
+		if g != nil && g.fifo {
 			g.queue.push(id)
 		}
 	default:
@@ -248,7 +250,7 @@ func (x *Index) unplace(id uint32) {
 	case p:
 		x.delayed--
 		x.pending.remove(int(r.hidx))
-		if g != nil {
+		if g != nil && g.fifo {
 			g.queue.remove(int(r.gidx))
 		}
 	default:
@@ -269,6 +271,16 @@ func (x *Index) unplace(id uint32) {
 func (x *Index) refresh(g *group) {
 	if g == nil {
 		return
+	}
+	if !g.fifo {
+		switch n := len(g.queue.ids); {
+		case n > 0 && g.bidx < 0:
+			heap.Push(&x.biggest, g)
+		case n > 0:
+			heap.Fix(&x.biggest, g.bidx)
+		case g.bidx >= 0:
+			heap.Remove(&x.biggest, g.bidx)
+		}
 	}
 	switch avail := g.availableNow(); {
 	case avail && g.aidx < 0:
@@ -291,9 +303,6 @@ func (x *Index) drop(id uint32) {
 		x.freeGids = append(x.freeGids, g.gid)
 	}
 	delete(x.recv, id)
-	if x.stdGroups != nil {
-		delete(x.stdGroups, id)
-	}
 	x.recs.release(id)
 	if x.recs.live == 0 {
 		// The slab starts its ids over: forget the ids the ring still holds (all stale).
@@ -365,7 +374,8 @@ func (x *Index) maybeCompact() {
 
 // PeekReady returns the next entry a receive would take, without taking it, or nil: the oldest
 // visible message (standard), or the oldest message of the available group with the oldest
-// message (FIFO).
+// message (FIFO). A standard queue whose messages carry group ids is a fair queue: see
+// pickFair.
 func (x *Index) PeekReady() *Entry {
 	if x.fifo {
 		if len(x.available) == 0 {
@@ -377,12 +387,72 @@ func (x *Index) PeekReady() *Entry {
 	if len(x.ready.ids) > 0 && (best == 0 || x.recs.at(x.ready.ids[0]).seq < x.recs.at(best).seq) {
 		best = x.ready.ids[0]
 	}
+	if len(x.available) > 0 {
+		best = x.pickFair(best)
+	}
 	return x.entry(best)
+}
+
+// Fair queues. A tenant (a group id on a standard queue) is noisy while it holds at least
+// noisyMin visible messages and more than one noisyShare-th of the queue's visible messages;
+// messages without a group id are never noisy. A receive takes the oldest visible message of a
+// quiet tenant (or without group id), except that every noisyTurn-th message it takes comes from
+// the noisy tenant with the largest backlog, so that a flood delays nobody else and still drains
+// at a tenth of the rate. With no quiet message, noisy tenants take every turn.
+const (
+	noisyMin   = 30
+	noisyShare = 10
+	noisyTurn  = 10
+)
+
+func (x *Index) noisy(g *group) bool {
+	n := len(g.queue.ids)
+	return n >= noisyMin && n*noisyShare > x.visible
+}
+
+// pickFair chooses between ungrouped, the oldest visible message without a group id (0 for none),
+// and the tenants' messages. Noisy tenants are few (at most noisyShare), so skipping them while
+// walking the tenants oldest first costs a few steps.
+func (x *Index) pickFair(ungrouped uint32) uint32 {
+	var loud *group
+	if len(x.biggest) > 0 && x.noisy(x.biggest[0]) {
+		loud = x.biggest[0]
+	}
+	if loud != nil && x.picks%noisyTurn == noisyTurn-1 {
+		return loud.queue.ids[0]
+	}
+	best := ungrouped
+	heapWalk(len(x.available), x.available.Less, func(i int) bool {
+		g := x.available[i]
+		if x.noisy(g) {
+			return true
+		}
+		if head := g.queue.ids[0]; best == 0 || x.recs.at(head).seq < x.recs.at(best).seq {
+			best = head
+		}
+		return false
+	})
+	if best == 0 && loud != nil {
+		return loud.queue.ids[0]
+	}
+	return best
+}
+
+// Tenants returns the number of tenants of a standard queue with visible messages and the
+// largest visible backlog of one of them (0, 0 for a FIFO queue or without group ids).
+func (x *Index) Tenants() (active, largest int) {
+	if x.fifo || len(x.biggest) == 0 {
+		return 0, 0
+	}
+	return len(x.biggest), len(x.biggest[0].queue.ids)
 }
 
 // NextInGroup returns the entry a FIFO receive may take after e in the same batch: the next
 // visible message of e's group, or nil. (A receive fills its batch from one group first.)
 func (x *Index) NextInGroup(e *Entry) *Entry {
+	if !x.fifo {
+		return nil
+	}
 	g := x.groupByRec(e.rec())
 	if g == nil || len(g.queue.ids) == 0 || pending(x.recs.at(g.queue.ids[0])) {
 		return nil
@@ -393,6 +463,7 @@ func (x *Index) NextInGroup(e *Entry) *Entry {
 // Receive marks e received at now with a new token, invisible until visibleAt.
 func (x *Index) Receive(e *Entry, now, visibleAt int64, token uint64) {
 	x.unplace(e.id)
+	x.picks++
 	r := e.rec()
 	r.receiveCount++
 	t := x.recv[e.id]
@@ -424,7 +495,8 @@ func (x *Index) Counts() (visible, inFlight, delayed int) {
 	return x.visible, x.inFlight, x.delayed
 }
 
-// Groups returns the number of FIFO groups with messages (0 for a standard queue).
+// Groups returns the number of groups with messages: FIFO message groups, or the tenants of a
+// standard queue (in flight included).
 func (x *Index) Groups() int { return len(x.groups) }
 
 // NextVisibleAt returns the soonest VisibleAt of a pending entry, or 0.
@@ -665,7 +737,23 @@ func (h arrivalHeap) init() {
 	}
 }
 
-// availHeap orders available FIFO groups by their oldest message.
+// bigHeap orders a standard queue's tenants by visible backlog, largest first.
+type bigHeap []*group
+
+func (h bigHeap) Len() int           { return len(h) }
+func (h bigHeap) Less(i, j int) bool { return len(h[i].queue.ids) > len(h[j].queue.ids) }
+func (h bigHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].bidx = i; h[j].bidx = j }
+func (h *bigHeap) Push(v any)        { g := v.(*group); g.bidx = len(*h); *h = append(*h, g) }
+func (h *bigHeap) Pop() any {
+	old := *h
+	g := old[len(old)-1]
+	old[len(old)-1] = nil
+	g.bidx = -1
+	*h = old[:len(old)-1]
+	return g
+}
+
+// availHeap orders available groups by their oldest message.
 type availHeap []*group
 
 func (h availHeap) Len() int { return len(h) }

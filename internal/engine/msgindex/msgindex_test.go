@@ -519,3 +519,25 @@ func TestReleaseLeavesAnEmptyIndex(t *testing.T) {
 		require.Equal(t, uint64(7), x.PeekReady().Seq(), "a released index works as a new one")
 	}
 }
+
+func TestTenants(t *testing.T) {
+	t.Parallel()
+	x := New()
+	for seq := uint64(1); seq <= 50; seq++ {
+		x.Add(State{Seq: seq, SentAt: 1, Group: "a"})
+	}
+	x.Add(State{Seq: 51, SentAt: 1, Group: "b"})
+	x.Add(State{Seq: 52, SentAt: 1})
+	active, largest := x.Tenants()
+	require.Equal(t, 2, active)
+	require.Equal(t, 50, largest)
+	// a is noisy (50 of 52 visible): b and the message without group come first, then a.
+	require.Equal(t, uint64(51), x.PeekReady().Seq())
+	x.Receive(x.PeekReady(), 1, 100, 1)
+	require.Equal(t, uint64(52), x.PeekReady().Seq())
+	x.Receive(x.PeekReady(), 1, 100, 2)
+	require.Equal(t, uint64(1), x.PeekReady().Seq(), "with no quiet message left, the noisy tenant is served")
+	require.Nil(t, x.NextInGroup(x.PeekReady()), "a tenant is not a FIFO group: batches are not filled from one tenant")
+	active, largest = NewFIFO().Tenants()
+	require.Zero(t, active+largest)
+}

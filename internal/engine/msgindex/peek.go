@@ -1,9 +1,14 @@
 package msgindex
 
+import (
+	"cmp"
+	"slices"
+)
+
 // Peek returns up to max entries that a receive would take now, in the order it would take
 // them, without changing anything (call Promote first). Entries sent before cutoff (Unix
 // milliseconds; 0 for none) are left out. A standard queue gives its visible messages oldest
-// first; a FIFO queue gives the visible messages of its available groups, group by group, the
+// first (a fair queue too: peeking shows what is waiting, not the tenants' turns); a FIFO queue gives the visible messages of its available groups, group by group, the
 // group with the oldest message first, as a receive fills its batch. The cost is
 // O(max·log(max)) plus the expired entries and stale ring slots skipped, whatever the queue's
 // size.
@@ -34,14 +39,40 @@ func (x *Index) Peek(max int, cutoff int64) []*Entry {
 				fromRing = append(fromRing, id)
 			}
 		}
-		for len(out) < max && (len(fromHeap) > 0 || len(fromRing) > 0) {
-			if len(fromRing) == 0 || len(fromHeap) > 0 && x.recs.at(fromHeap[0]).seq < x.recs.at(fromRing[0]).seq {
-				take(fromHeap[0])
-				fromHeap = fromHeap[1:]
-			} else {
-				take(fromRing[0])
-				fromRing = fromRing[1:]
+		// The tenants of a fair queue: the oldest max over all of them.
+		var fromTenants []uint32
+		bySeqOf := func(a, b uint32) int { return cmp.Compare(x.recs.at(a).seq, x.recs.at(b).seq) }
+		heapWalk(len(x.available), x.available.Less, func(i int) bool {
+			g := x.available[i]
+			// Tenants come oldest head first: once one starts after the max-th kept, all do.
+			if len(fromTenants) >= max && x.recs.at(g.queue.ids[0]).seq > x.recs.at(fromTenants[max-1]).seq {
+				return false
 			}
+			n := 0
+			heapWalk(len(g.queue.ids), g.queue.lessAt, func(j int) bool {
+				if id := g.queue.ids[j]; x.recs.at(id).sentAt >= cutoff {
+					fromTenants = append(fromTenants, id)
+					n++
+				}
+				return n < max
+			})
+			slices.SortFunc(fromTenants, bySeqOf)
+			fromTenants = fromTenants[:min(len(fromTenants), max)]
+			return true
+		})
+		lists := [][]uint32{fromHeap, fromRing, fromTenants}
+		for len(out) < max {
+			best := -1
+			for k, l := range lists {
+				if len(l) > 0 && (best < 0 || x.recs.at(l[0]).seq < x.recs.at(lists[best][0]).seq) {
+					best = k
+				}
+			}
+			if best < 0 {
+				break
+			}
+			take(lists[best][0])
+			lists[best] = lists[best][1:]
 		}
 		return out
 	}
