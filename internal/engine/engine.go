@@ -238,6 +238,11 @@ type QueueStats struct {
 	Visible  int64
 	InFlight int64
 	Delayed  int64
+	// Tenants and LargestTenant describe a fair queue (a standard queue whose messages carry
+	// group ids): the tenants with visible messages, and the visible backlog of the largest.
+	// Zero on FIFO queues and on engines that do not schedule tenants.
+	Tenants       int64
+	LargestTenant int64
 }
 
 // QueueUpdateParams are the arguments of QueueUpdate. Removals are applied before sets.

@@ -158,6 +158,10 @@ var (
 		[]string{"account", "queue", "state"}, nil)
 	descOldest = prometheus.NewDesc("sluice_queue_oldest_message_age_seconds",
 		"Age of the oldest message a receive would take now (0 when none is visible).", queueLabels, nil)
+	descTenants = prometheus.NewDesc("sluice_queue_tenants",
+		"Fair queues (standard queues with group ids): tenants with visible messages.", queueLabels, nil)
+	descLargestTenant = prometheus.NewDesc("sluice_queue_largest_tenant_messages",
+		"Fair queues: visible messages of the tenant with the largest backlog.", queueLabels, nil)
 	descQueues    = prometheus.NewDesc("sluice_queues", "Queues, of every account.", nil, nil)
 	descQueuesCut = prometheus.NewDesc("sluice_queues_not_scraped",
 		"Queues whose depths this scrape did not read (beyond the per-scrape limit).", nil, nil)
@@ -169,7 +173,7 @@ var (
 )
 
 func (c *scrapeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descMessages, descOldest, descQueues, descQueuesCut, descLongPolls, descSize, descSync, descUp} {
+	for _, d := range []*prometheus.Desc{descMessages, descOldest, descTenants, descLargestTenant, descQueues, descQueuesCut, descLongPolls, descSize, descSync, descUp} {
 		ch <- d
 	}
 }
@@ -204,6 +208,10 @@ func (c *scrapeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descMessages, prometheus.GaugeValue, float64(st.Visible), a, n, "visible")
 		ch <- prometheus.MustNewConstMetric(descMessages, prometheus.GaugeValue, float64(st.InFlight), a, n, "in_flight")
 		ch <- prometheus.MustNewConstMetric(descMessages, prometheus.GaugeValue, float64(st.Delayed), a, n, "delayed")
+		if !q.FIFO {
+			ch <- prometheus.MustNewConstMetric(descTenants, prometheus.GaugeValue, float64(st.Tenants), a, n)
+			ch <- prometheus.MustNewConstMetric(descLargestTenant, prometheus.GaugeValue, float64(st.LargestTenant), a, n)
+		}
 		age := 0.0
 		if st.Visible > 0 {
 			if ms, err := m.o.Engine.MessagePeek(ctx, &engine.MessagePeekParams{QueueID: q.ID, Now: now, Max: 1}); err == nil && len(ms) == 1 {

@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http/httptest"
 	"strings"
@@ -224,4 +225,26 @@ func TestMaxQueues(t *testing.T) {
 			require.Len(t, mf.GetMetric(), 6, "two queues, three states")
 		}
 	}
+}
+
+// TestFairQueueTenants sends to a standard queue with group ids through the SDK and reads the
+// tenants gauges.
+func TestFairQueueTenants(t *testing.T) {
+	t.Parallel()
+	b := setup(t, memengine.New())
+	c := b.srv.Client
+	ctx := b.ctx
+	q, err := c.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("shared")})
+	require.NoError(t, err)
+	for i, tenant := range []string{"acme", "acme", "acme", "globex", ""} {
+		in := &sqs.SendMessageInput{QueueUrl: q.QueueUrl, MessageBody: aws.String(fmt.Sprint("m", i))}
+		if tenant != "" {
+			in.MessageGroupId = aws.String(tenant)
+		}
+		_, err := c.SendMessage(ctx, in)
+		require.NoError(t, err)
+	}
+	labels := []string{"account", sluicetest.Account, "queue", "shared"}
+	require.Equal(t, 2.0, b.value(t, "sluice_queue_tenants", labels...))
+	require.Equal(t, 3.0, b.value(t, "sluice_queue_largest_tenant_messages", labels...))
 }

@@ -564,12 +564,14 @@ func (e *Engine) QueueStats(ctx context.Context, p *engine.QueueStatsParams) (*e
 	qs.expireLocked(p.RetentionCutoff, inlineExpiry, &b)
 	qs.idx.Promote(ms(p.Now))
 	r, f, d := qs.idx.Counts()
+	tenants, largest := qs.idx.Tenants()
 	if !b.Empty() {
 		if _, err := e.store.Apply(ctx, &b); err != nil {
 			return nil, fmt.Errorf("expiring messages: %w", err)
 		}
 	}
-	return &engine.QueueStats{Visible: int64(r), InFlight: int64(f), Delayed: int64(d)}, nil
+	return &engine.QueueStats{Visible: int64(r), InFlight: int64(f), Delayed: int64(d),
+		Tenants: int64(tenants), LargestTenant: int64(largest)}, nil
 }
 
 // MessageSend implements engine.Engine.
