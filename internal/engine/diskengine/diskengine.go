@@ -526,6 +526,11 @@ func (s *Store) build(pb *pebble.Batch, b *indexed.Batch) error {
 		keep(pb.Delete(msgKey(prefixMessage, d.QueueID, d.Seq), nil))
 		keep(pb.Delete(msgKey(prefixState, d.QueueID, d.Seq), nil))
 	}
+	for _, r := range b.DeletedRuns {
+		for _, prefix := range [...]byte{prefixMessage, prefixState} {
+			keep(pb.DeleteRange(msgKey(prefix, r.QueueID, r.From), msgKey(prefix, r.QueueID, r.To), nil))
+		}
+	}
 	for _, p := range b.Purges {
 		if p.Seq == 0 {
 			continue

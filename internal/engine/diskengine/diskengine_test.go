@@ -715,3 +715,41 @@ func TestReopenBookkeeping(t *testing.T) {
 		t.Fatalf("recreate after the cooldown: %v", err)
 	}
 }
+
+// TestExpiryRunsKeepWhatIsLive expires two runs of consecutive messages around a message that
+// is still within retention: the runs go as range deletions, and the message between them stays,
+// in the store and after a reopen.
+func TestExpiryRunsKeepWhatIsLive(t *testing.T) {
+	t.Parallel()
+	opts := Options{Dir: t.TempDir()}
+	e := openEngine(t, opts)
+	q := createQueue(t, e, "q", nil)
+	batch := func(n int, sentAt time.Time, prefix string) {
+		var ms []*engine.Message
+		for i := range n {
+			ms = append(ms, &engine.Message{Body: fmt.Sprint(prefix, i), SentAt: sentAt})
+		}
+		send(t, e, q.ID, sentAt, ms...)
+	}
+	batch(40, at(0), "old")          // seqs 1-40
+	batch(1, at(time.Hour), "new")   // seq 41
+	batch(40, at(0), "older")        // seqs 42-81
+	batch(3, at(time.Hour), "newer") // seqs 82-84
+	n, err := e.MessageExpire(t.Context(), &engine.MessageExpireParams{Key: q.Key, RetentionCutoff: at(time.Minute)})
+	if err != nil || n != 80 {
+		t.Fatalf("MessageExpire = %d, %v; want 80", n, err)
+	}
+	mustClose(t, e)
+	s := openStore(t, opts)
+	for _, p := range []byte{prefixMessage, prefixState} {
+		if got := countKeys(t, s, p); got != 4 {
+			t.Errorf("%d records under prefix %d after expiry, want 4", got, p)
+		}
+	}
+	mustClose(t, s)
+	e = openEngine(t, opts)
+	got := bodies(receive(t, e, q.ID, at(2*time.Hour), at(3*time.Hour), 10))
+	if want := []string{"new0", "newer0", "newer1", "newer2"}; !slices.Equal(got, want) {
+		t.Errorf("after reopen: %v, want %v", got, want)
+	}
+}

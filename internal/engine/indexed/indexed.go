@@ -514,10 +514,32 @@ func (qs *queueState) expireLocked(cutoff time.Time, max int, b *Batch) int {
 		return 0
 	}
 	seqs := qs.idx.Expire(cutoff.UnixMilli(), max)
-	for _, seq := range seqs {
-		b.Deleted = append(b.Deleted, MessageRef{QueueID: qs.id, Seq: seq})
-	}
+	addDeletions(b, qs.id, seqs)
 	return len(seqs)
+}
+
+// minRun is the shortest run of consecutive seqs that a batch deletes as a range.
+const minRun = 16
+
+// addDeletions adds the deletion of seqs to b: runs of consecutive seqs (most of a retention
+// expiry) as range deletions, which the store writes as one tombstone instead of one per key,
+// and the rest one by one.
+func addDeletions(b *Batch, queueID uint64, seqs []uint64) {
+	slices.Sort(seqs)
+	for i := 0; i < len(seqs); {
+		j := i + 1
+		for j < len(seqs) && seqs[j] == seqs[j-1]+1 {
+			j++
+		}
+		if j-i >= minRun {
+			b.DeletedRuns = append(b.DeletedRuns, SeqRun{QueueID: queueID, From: seqs[i], To: seqs[j-1] + 1})
+		} else {
+			for _, seq := range seqs[i:j] {
+				b.Deleted = append(b.Deleted, MessageRef{QueueID: queueID, Seq: seq})
+			}
+		}
+		i = j
+	}
 }
 
 // MessageExpire implements engine.Engine.

@@ -86,6 +86,9 @@ type Batch struct {
 	States []QueueState
 	// Deleted are messages (body and state) to delete.
 	Deleted []MessageRef
+	// DeletedRuns delete every message of a queue with From <= seq < To: a run of consecutive
+	// messages that all left the index (retention expiry), written as one range deletion.
+	DeletedRuns []SeqRun
 	// Purges delete every message of a queue with a sequence below Seq, and every deduplication
 	// key of the queue. DeletedQueues delete the queue's keys too.
 	Purges []MessageRef
@@ -123,10 +126,16 @@ type MessageRef struct {
 	Seq     uint64
 }
 
+// SeqRun is a run of message sequences of a queue: From <= seq < To.
+type SeqRun struct {
+	QueueID  uint64
+	From, To uint64
+}
+
 // Empty reports whether the batch writes nothing.
 func (b *Batch) Empty() bool {
 	return len(b.Queues) == 0 && len(b.DeletedQueues) == 0 && len(b.Messages) == 0 &&
-		len(b.States) == 0 && len(b.Deleted) == 0 && len(b.Purges) == 0 && len(b.NextSeqs) == 0 &&
+		len(b.States) == 0 && len(b.Deleted) == 0 && len(b.DeletedRuns) == 0 && len(b.Purges) == 0 && len(b.NextSeqs) == 0 &&
 		b.NextQueueID == 0 && len(b.Tombstones) == 0 && len(b.ClearedTombstones) == 0 &&
 		len(b.Dedups) == 0 && len(b.DeletedDedups) == 0 && len(b.MoveTasks) == 0
 }

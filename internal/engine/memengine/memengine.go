@@ -127,6 +127,11 @@ func (s *Store) Apply(_ context.Context, b *indexed.Batch) (func() error, error)
 	for _, d := range b.Deleted {
 		delete(s.messages[d.QueueID], d.Seq)
 	}
+	for _, r := range b.DeletedRuns {
+		for seq := r.From; seq < r.To; seq++ {
+			delete(s.messages[r.QueueID], seq)
+		}
+	}
 	for _, p := range b.Purges {
 		delete(s.dedups, p.QueueID)
 		for seq := range s.messages[p.QueueID] {
