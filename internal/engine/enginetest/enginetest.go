@@ -195,8 +195,9 @@ func (b *testBundle) stats(t *testing.T, q *engine.Queue, now time.Time) engine.
 
 func (b *testBundle) requireStats(t *testing.T, q *engine.Queue, now time.Time, visible, inFlight, delayed int64) {
 	t.Helper()
-	require.Equal(t, engine.QueueStats{Visible: visible, InFlight: inFlight, Delayed: delayed}, b.stats(t, q, now),
-		"stats at %v", now)
+	st := b.stats(t, q, now)
+	require.Equal(t, [3]int64{visible, inFlight, delayed}, [3]int64{st.Visible, st.InFlight, st.Delayed},
+		"stats (visible, in flight, delayed) at %v", now)
 }
 
 func requireTime(t *testing.T, want, got time.Time, msgAndArgs ...any) {

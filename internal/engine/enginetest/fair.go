@@ -50,6 +50,9 @@ func ExerciseFair(t *testing.T, open func(t *testing.T) engine.Engine) {
 		require.GreaterOrEqual(t, rounds, 40, "400 messages take at least 40 receives of 10")
 		require.GreaterOrEqual(t, got["A"], rounds, "the flooding tenant still progresses: about one message in ten (%v)", got)
 		b.requireStats(t, q, at(2*time.Second), int64(flood+400-10*rounds), int64(10*rounds), 0)
+		st := b.stats(t, q, at(2*time.Second))
+		require.Equal(t, int64(1), st.Tenants, "only A has visible messages left")
+		require.Equal(t, int64(flood+400-10*rounds), st.LargestTenant)
 	})
 
 	t.Run("WithoutGroupIdsOldestFirst", func(t *testing.T) {
