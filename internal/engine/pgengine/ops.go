@@ -195,7 +195,7 @@ func (e *Engine) QueueStats(ctx context.Context, p *engine.QueueStatsParams) (*e
 	s := &engine.QueueStats{}
 	err = e.run(ctx, func() error {
 		return e.pool.QueryRow(ctx, "SELECT * FROM queue_stats($1, $2, $3, $4)", p.Key.Account, p.Key.Name, ms(p.Now), ms(p.RetentionCutoff)).
-			Scan(&s.Visible, &s.InFlight, &s.Delayed)
+			Scan(&s.Visible, &s.InFlight, &s.Delayed, &s.Tenants, &s.LargestTenant)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("counting messages of %s: %w", p.Key.Name, err)

@@ -127,7 +127,7 @@ func (b *sqlBundle) receive(t *testing.T, conn *pgx.Conn, q, now int64, max int,
 func (b *sqlBundle) stats(t *testing.T, name string, now int64) [3]int64 {
 	t.Helper()
 	var s [3]int64
-	require.NoError(t, b.conn.QueryRow(b.ctx, `SELECT * FROM queue_stats('000000000000', $1, $2, 0)`, name, now).Scan(&s[0], &s[1], &s[2]))
+	require.NoError(t, b.conn.QueryRow(b.ctx, `SELECT visible, in_flight, delayed FROM queue_stats('000000000000', $1, $2, 0)`, name, now).Scan(&s[0], &s[1], &s[2]))
 	return s
 }
 
@@ -336,4 +336,34 @@ func TestSQLMoveTaskPutKeepsEndedStatus(t *testing.T) {
 	require.Equal(t, "CANCELLED", s, "an ended task keeps its status")
 	require.Equal(t, int64(4), m)
 	require.Empty(t, r)
+}
+
+// TestSQLFairRanks calls message_send and message_receive directly on a standard queue with
+// tenants: a tenant's messages take turns with the others' (rank, then seq), a message without
+// group id ranks at the front, a tenant back from idle does not jump ahead, and queue_stats
+// reports the tenants.
+func TestSQLFairRanks(t *testing.T) {
+	t.Parallel()
+	b := sqlSetup(t)
+	q := b.createQueue(t, "q", false)
+	b.send(t, b.conn, q, t0, "a", nil, "a1", "a2", "a3", "a4")
+	b.send(t, b.conn, q, t0, "b", nil, "b1", "b2")
+	b.send(t, b.conn, q, t0, "", nil, "x")
+	var tenants, largest int64
+	require.NoError(t, b.conn.QueryRow(b.ctx, `SELECT tenants, largest_tenant FROM queue_stats('000000000000', 'q', $1, 0)`, t0).
+		Scan(&tenants, &largest))
+	require.Equal(t, [2]int64{2, 4}, [2]int64{tenants, largest})
+
+	r := b.receive(t, b.conn, q, t0, 10, t0+30_000, 0, 0)
+	require.Equal(t, []string{"a1", "b1", "x", "a2", "b2", "a3", "a4"}, r.bodies,
+		"each tenant's k-th message with the others' k-th; no group id at the front")
+
+	// The queue is now empty (all in flight, then deleted by purging): a tenant that comes back
+	// ranks from the highest rank reached, not from its own old one.
+	_, err := b.conn.Exec(b.ctx, `DELETE FROM messages WHERE queue_id = $1`, q)
+	require.NoError(t, err)
+	b.send(t, b.conn, q, t0+1, "a", nil, "a5", "a6")
+	b.send(t, b.conn, q, t0+1, "b", nil, "b3")
+	r = b.receive(t, b.conn, q, t0+1, 10, t0+30_000, 0, 0)
+	require.Equal(t, []string{"a5", "b3", "a6"}, r.bodies)
 }
