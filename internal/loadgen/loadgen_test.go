@@ -3,10 +3,12 @@ package loadgen
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,4 +176,35 @@ func TestProcCPU(t *testing.T) {
 	require.Positive(t, d)
 	_, err = procCPU(1 << 30)
 	require.Error(t, err)
+}
+
+// TestSeveralEndpoints runs a pipeline against two endpoints of one Sluice (as two nodes of a
+// cluster): every message is accounted for and both endpoints carry traffic.
+func TestSeveralEndpoints(t *testing.T) {
+	eng := memengine.New()
+	svc := queue.New(queue.Options{Engine: eng, Clock: clock.Real{}, Logger: slog.New(slog.DiscardHandler),
+		PurgeInterval: -1, DeleteCooldown: -1})
+	require.NoError(t, svc.Start(context.Background()))
+	h := httpserver.NewHandler(httpserver.Options{
+		Service: svc, JSON: awsjson.Codec{}, Query: awsquery.Codec{}, MatchJSON: awsjson.Matches,
+		Account: "000000000000", Region: "us-east-1",
+	})
+	var hits [2]atomic.Int64
+	var urls []string
+	for i := range hits {
+		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits[i].Add(1)
+			h.ServeHTTP(w, r)
+		}))
+		t.Cleanup(hs.Close)
+		urls = append(urls, hs.URL)
+	}
+	t.Cleanup(func() { svc.Close(); _ = eng.Close() })
+	r, err := Run(context.Background(), smallConfig(t, "pipeline", "sqs="+strings.Join(urls, ",")))
+	require.NoError(t, err)
+	requireClean(t, r)
+	require.Equal(t, r.Sent, r.Deleted)
+	for i := range hits {
+		require.Greater(t, hits[i].Load(), int64(10), "endpoint %d carried traffic", i)
+	}
 }

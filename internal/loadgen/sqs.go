@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -26,13 +28,29 @@ type SQSTarget struct {
 	endpoint string
 	null     bool
 	client   *sqs.Client
-	closeFn  func() error
-	retries  errorCounts // SDK retries by operation and cause: the first attempt may have acted
+	// clients are one per endpoint when the target names several (nodes of one cluster behind
+	// no load balancer): producers and consumers are spread over them in turn.
+	clients []*sqs.Client
+	next    atomic.Int64
+	closeFn func() error
+	retries errorCounts // SDK retries by operation and cause: the first attempt may have acted
 }
 
-// NewSQSTarget returns a target for the SQS endpoint at url. null marks a null server (its
-// canned messages carry no ids, so loss and duplicate checks are off).
+// NewSQSTarget returns a target for the SQS endpoint at url, or for several endpoints given as a
+// comma-separated list (the nodes of one cluster: the queue is created through the first, and
+// producers and consumers are spread over all of them). null marks a null server (its canned
+// messages carry no ids, so loss and duplicate checks are off).
 func NewSQSTarget(url string, null bool) *SQSTarget {
+	urls := strings.Split(url, ",")
+	t := &SQSTarget{endpoint: url, null: null}
+	for _, u := range urls {
+		t.clients = append(t.clients, newSQSClient(u))
+	}
+	t.client = t.clients[0]
+	return t
+}
+
+func newSQSClient(url string) *sqs.Client {
 	hc := awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
 		t.MaxIdleConns = 1024
 		t.MaxIdleConnsPerHost = 1024
@@ -46,7 +64,7 @@ func NewSQSTarget(url string, null bool) *SQSTarget {
 			o.RateLimiter = ratelimit.None
 		}),
 	})
-	return &SQSTarget{endpoint: url, null: null, client: client}
+	return client
 }
 
 // Kind implements Target.
@@ -119,9 +137,19 @@ type sqsQueue struct {
 	fifo bool
 }
 
-func (q *sqsQueue) NewProducer(context.Context) (Producer, error) { return q, nil }
-func (q *sqsQueue) NewConsumer(context.Context) (Consumer, error) { return q, nil }
-func (q *sqsQueue) Close() error                                  { return nil }
+func (q *sqsQueue) NewProducer(context.Context) (Producer, error) { return q.onNextClient(), nil }
+func (q *sqsQueue) NewConsumer(context.Context) (Consumer, error) { return q.onNextClient(), nil }
+
+// onNextClient returns the queue as seen through the target's next endpoint.
+func (q *sqsQueue) onNextClient() *sqsQueue {
+	if len(q.t.clients) < 2 {
+		return q
+	}
+	c := *q
+	c.c = q.t.clients[int(q.t.next.Add(1)-1)%len(q.t.clients)]
+	return &c
+}
+func (q *sqsQueue) Close() error { return nil }
 
 func (q *sqsQueue) Delete(ctx context.Context) error {
 	if _, err := q.c.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: &q.url}); err != nil {
