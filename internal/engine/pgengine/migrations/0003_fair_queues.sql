@@ -2,10 +2,12 @@
 -- receive takes messages by rank, then seq. A tenant's messages get consecutive ranks from where
 -- it left off, but never below the queue's front, so a tenant's k-th waiting message ranks with
 -- every other tenant's k-th: tenants with a backlog take turns, and one that sends a few messages
--- during another's flood is served at once. Messages without a group id rank at the front.
+-- during another's flood is served at once. Messages without a group id keep rank 0, at the
+-- front (they are never a flood of one tenant), so a queue without group ids costs nothing more.
 -- FIFO queues keep rank 0 and their own order.
 ALTER TABLE messages ADD COLUMN rank bigint NOT NULL DEFAULT 0;
 CREATE INDEX messages_rank ON messages (queue_id, rank, seq);
+CREATE INDEX messages_tenant_rank ON messages (queue_id, rank, seq) WHERE group_id <> '';
 
 -- The last rank given to each tenant of a standard queue.
 CREATE TABLE tenants (
@@ -46,11 +48,11 @@ BEGIN
         DELETE FROM dedup x WHERE x.queue_id = p_queue_id AND x.key IN (
             SELECT y.key FROM dedup y WHERE y.queue_id = p_queue_id AND y.until <= p_now LIMIT 64);
     END IF;
-    IF NOT v_fifo THEN
-        -- Fair queues: the rank of the queue's front (its lowest rank), or, on an empty queue,
-        -- the highest rank a tenant reached, so that a tenant back from idle does not jump ahead.
+    IF NOT v_fifo AND EXISTS (SELECT 1 FROM unnest(p_groups) g WHERE g <> '') THEN
+        -- Fair queues: the lowest rank of a tenant's message, or, with none, the highest rank a
+        -- tenant reached, so that a tenant back from idle does not jump ahead.
         v_floor := coalesce((SELECT m.rank FROM messages m WHERE m.queue_id = p_queue_id
-                                 ORDER BY m.rank, m.seq LIMIT 1),
+                                 AND m.group_id <> '' ORDER BY m.rank, m.seq LIMIT 1),
                             (SELECT max(t.last_rank) FROM tenants t WHERE t.queue_id = p_queue_id), 0);
     END IF;
     FOR i IN 1 .. coalesce(array_length(p_ids, 1), 0) LOOP
@@ -65,15 +67,12 @@ BEGIN
         END IF;
         v_seq := nextval('message_seqs');
         v_rank := 0;
-        IF NOT v_fifo THEN
-            v_rank := v_floor;
-            IF p_groups[i] <> '' THEN
-                INSERT INTO tenants AS t (queue_id, group_id, last_rank)
-                    VALUES (p_queue_id, p_groups[i], v_floor)
-                    ON CONFLICT (queue_id, group_id) DO UPDATE
-                    SET last_rank = greatest(t.last_rank + 1, v_floor)
-                    RETURNING t.last_rank INTO v_rank;
-            END IF;
+        IF NOT v_fifo AND p_groups[i] <> '' THEN
+            INSERT INTO tenants AS t (queue_id, group_id, last_rank)
+                VALUES (p_queue_id, p_groups[i], v_floor)
+                ON CONFLICT (queue_id, group_id) DO UPDATE
+                SET last_rank = greatest(t.last_rank + 1, v_floor)
+                RETURNING t.last_rank INTO v_rank;
         END IF;
         INSERT INTO messages (queue_id, seq, message_id, body, attributes, system_attributes,
                               sender_id, sent_at, group_id, deduplication_id,
