@@ -33,6 +33,18 @@ ticks() { # utime+stime of the given pids, in clock ticks
 	echo "$t"
 }
 pg_pids() { pgrep -u postgres -x postgres | tr '\n' ' '; }
+# pg_ticks_snapshot prints "pid ticks" for every PostgreSQL process; pg_ticks_since sums, over the
+# processes alive at the end, their ticks since the snapshot (new processes from 0), so that a
+# backend that exits in between does not make the sum go negative (its last ticks are missed).
+pg_ticks_snapshot() { local p; for p in $(pg_pids); do echo "$p $(ticks "$p")"; done; }
+pg_ticks_since() { # snapshot-file
+	local t=0 p now before
+	for p in $(pg_pids); do
+		now=$(ticks "$p"); before=$(awk -v p="$p" '$1 == p {print $2}' "$1")
+		t=$((t + now - ${before:-0}))
+	done
+	echo "$t"
+}
 wal_syncs() { psql "$PGURL" -Atqc "SELECT wal_sync FROM pg_stat_wal"; }
 
 nodes=()  # URLs of the running nodes
@@ -62,22 +74,22 @@ rows=()
 run() { # label scenario args...
 	local label=$1 scenario=$2; shift 2
 	local target; target="sqs=$(IFS=,; echo "${nodes[*]}")"
-	local s0 p0 w0; s0=$(ticks "${node_pids[@]}"); p0=$(ticks $(pg_pids)); w0=$(wal_syncs)
+	local s0 w0; s0=$(ticks "${node_pids[@]}"); pg_ticks_snapshot >"$tmp/pg0"; w0=$(wal_syncs)
 	( while :; do psql "$PGURL" -Atqc "SELECT wait_event_type||':'||wait_event FROM pg_stat_activity
 		WHERE state = 'active' AND wait_event IS NOT NULL AND query NOT LIKE '%pg_stat_activity%'" 2>/dev/null; sleep 0.2; done ) >"$tmp/waits" &
 	local sampler=$!
 	"$tmp/sluice" bench --target "$target" --json "$tmp/r.json" --chart "" "$@" "$scenario" | tee -a "$tmp/summaries"
 	kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
-	local s1 p1 w1; s1=$(ticks "${node_pids[@]}"); p1=$(ticks $(pg_pids)); w1=$(wal_syncs)
+	local s1 pt w1; s1=$(ticks "${node_pids[@]}"); pt=$(pg_ticks_since "$tmp/pg0"); w1=$(wal_syncs)
 	local top; top=$(sort "$tmp/waits" | uniq -c | sort -rn | head -3 | awk '{printf "%s%s ×%d", (NR>1?", ":""), $2, $1}')
-	rows+=("$(python3 - "$tmp/r.json" "$label" "$scenario" "$((s1-s0))" "$((p1-p0))" "$((w1-w0))" "$(getconf CLK_TCK)" "$top" <<'PY'
+	rows+=("$(python3 - "$tmp/r.json" "$label" "$scenario" "$((s1-s0))" "$pt" "$((w1-w0))" "$(getconf CLK_TCK)" "$top" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
 label, scenario, sticks, pticks, wal, hz, top = sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7]), sys.argv[8]
 msgs = max((r["sent"] + r["received"] + r["deleted"]) / 3, 1)
 if scenario == "burst":
     b = r["burst"]
-    rate = f'accept {b["accept_msg_per_s"]:,.0f} msg/s, drain {b["drain_s"]:.1f} s'
+    rate = f'accept {b["accept_msg_per_s"]:,.0f} msg/s, drain {b["drain_s"]:.1f} s' + ('' if b["drained"] else ' (not drained)')
     lat = f'send-batch p99 {r["send_batch_latency"]["p99_ms"]:.1f} ms'
 else:
     rate = f'{r["send_msg_per_s"]:,.0f} sent, {r["recv_delete_msg_per_s"]:,.0f} recv+del msg/s'
@@ -90,15 +102,15 @@ PY
 
 start_node disk
 run "disk, 1 node" pipeline --duration "$DUR"
-run "disk, 1 node" burst --messages "$BURST" --drain-rate 20000
+run "disk, 1 node" burst --messages "$BURST" --drain-rate 20000 --drain-timeout 300s
 stop_nodes
 start_node postgres
 run "postgres, 1 node" pipeline --duration "$DUR"
-run "postgres, 1 node" burst --messages "$BURST" --drain-rate 20000
+run "postgres, 1 node" burst --messages "$BURST" --drain-rate 20000 --drain-timeout 300s
 stop_nodes
 start_node postgres; start_node postgres; start_node postgres
 run "postgres, 3 nodes" pipeline --duration "$DUR"
-run "postgres, 3 nodes" burst --messages "$BURST" --drain-rate 20000
+run "postgres, 3 nodes" burst --messages "$BURST" --drain-rate 20000 --drain-timeout 300s
 stop_nodes
 
 echo
