@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 GOBIN := $(shell $(GO) env GOPATH)/bin
 STATICCHECK_VERSION := v0.8.2
-FUZZTIME ?= 10s
+FUZZTIME ?= 100000x
 
 .PHONY: help build run test test-ttobot deps lint test/race fuzz e2e bench bench-smoke
 
@@ -34,7 +34,7 @@ test-ttobot: ## the ttobot example module (examples/ttobot): gofmt, vet, staticc
 test/race: ## all Go tests with the race detector
 	$(GO) test -race -count=1 ./...
 
-fuzz: ## each fuzz target for FUZZTIME (default 10s)
+fuzz: ## each fuzz target for FUZZTIME executions (default 100000x: a count, not a duration, since a duration races the fuzz coordinator under load)
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./internal/protocol/awsjson/
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./internal/protocol/awsquery/
 	$(GO) test -run='^$$' -fuzz='^FuzzDecodeReceipt$$' -fuzztime=$(FUZZTIME) ./internal/queue/
