@@ -1,0 +1,374 @@
+package push_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"sluice/internal/clock"
+	"sluice/internal/engine"
+	"sluice/internal/engine/memengine"
+	"sluice/internal/push"
+	"sluice/internal/queue"
+	"sluice/internal/sluicetest"
+)
+
+const account = sluicetest.Account
+
+var caller = &queue.Caller{Account: account, Region: "us-east-1", BaseURL: "http://x"}
+
+type testBundle struct {
+	clk *clock.Fake
+	svc *queue.Service
+	mgr *push.Manager
+}
+
+func setup(t *testing.T, eng engine.Engine) *testBundle {
+	t.Helper()
+	if eng == nil {
+		eng = memengine.New()
+	}
+	clk := clock.NewFake(sluicetest.Start)
+	svc := queue.New(queue.Options{Engine: eng, Clock: clk, SweepEvery: -1, PurgeInterval: -1, DeleteCooldown: -1})
+	ctx, cancel := context.WithCancel(context.Background())
+	require.NoError(t, svc.Start(ctx))
+	mgr := push.New(push.Options{Service: svc, Account: account, Region: "us-east-1", Clock: clk})
+	require.NoError(t, mgr.Start(ctx))
+	t.Cleanup(func() {
+		cancel()
+		mgr.Close()
+		svc.Close()
+	})
+	return &testBundle{clk: clk, svc: svc, mgr: mgr}
+}
+
+func (b *testBundle) createQueue(t *testing.T, name string, attrs map[string]string) string {
+	t.Helper()
+	out, err := b.svc.CreateQueue(context.Background(), caller, &queue.CreateQueueInput{QueueName: name, Attributes: attrs})
+	require.NoError(t, err)
+	return out.QueueUrl
+}
+
+func (b *testBundle) send(t *testing.T, url, body, group string) {
+	t.Helper()
+	in := &queue.SendMessageInput{QueueUrl: url, MessageBody: &body}
+	if group != "" {
+		in.MessageGroupId = &group
+		in.MessageDeduplicationId = &body
+	}
+	_, err := b.svc.SendMessage(context.Background(), caller, in)
+	require.NoError(t, err)
+}
+
+func (b *testBundle) attr(t *testing.T, url, name string) string {
+	t.Helper()
+	out, err := b.svc.GetQueueAttributes(context.Background(), caller, &queue.GetQueueAttributesInput{QueueUrl: url, AttributeNames: []string{name}})
+	require.NoError(t, err)
+	return out.Attributes[name]
+}
+
+func (b *testBundle) status(t *testing.T, name string) *push.Status {
+	t.Helper()
+	st, err := b.mgr.Get(context.Background(), name)
+	require.NoError(t, err)
+	return st
+}
+
+// settled waits until the subscription has nothing in flight, the given counts, and its
+// dispatcher parked on a clock timer (a long poll or the rate limiter).
+func (b *testBundle) settled(t *testing.T, name string, delivered, failed int64) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		st, err := b.mgr.Get(context.Background(), name)
+		return err == nil && st.InFlight == 0 && st.Delivered == delivered && st.Failed == failed && b.clk.Waiters() >= 1
+	}, 10*time.Second, time.Millisecond, "waiting for delivered=%d failed=%d", delivered, failed)
+}
+
+type request struct {
+	body   string
+	header http.Header
+}
+
+// worker is an httptest endpoint that records requests and answers with respond.
+func worker(t *testing.T, respond func(n int, r *request, w http.ResponseWriter)) (*httptest.Server, func() []request) {
+	var mu sync.Mutex
+	var got []request
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		req := request{body: string(b), header: r.Header.Clone()}
+		mu.Lock()
+		got = append(got, req)
+		n := len(got)
+		mu.Unlock()
+		respond(n, &req, w)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []request {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]request(nil), got...)
+	}
+}
+
+func ok(int, *request, http.ResponseWriter) {}
+
+func TestDeliverAndDelete(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	url := b.createQueue(t, "jobs", nil)
+	srv, got := worker(t, ok)
+	attr := "v1"
+	_, err := b.svc.SendMessage(context.Background(), caller, &queue.SendMessageInput{QueueUrl: url, MessageBody: ptr("hello"),
+		MessageAttributes: map[string]queue.MessageAttributeValue{"tenant": {DataType: "String", StringValue: &attr}}})
+	require.NoError(t, err)
+	b.send(t, url, "second", "")
+
+	_, err = b.mgr.Put(context.Background(), push.Subscription{Queue: "jobs", Endpoint: srv.URL, Rate: 100})
+	require.NoError(t, err)
+	b.settled(t, "jobs", 2, 0)
+
+	reqs := got()
+	require.Len(t, reqs, 2)
+	var first request
+	for _, r := range reqs {
+		if r.body == "hello" {
+			first = r
+		}
+	}
+	require.Equal(t, "hello", first.body)
+	require.NotEmpty(t, first.header.Get(push.HeaderMessageID))
+	require.Equal(t, "1", first.header.Get(push.HeaderReceiveCount))
+	require.Equal(t, "jobs", first.header.Get(push.HeaderQueue))
+	require.Equal(t, fmt.Sprint(sluicetest.Start.UnixMilli()), first.header.Get(push.HeaderSentTime))
+	var attrs map[string]queue.MessageAttributeValue
+	require.NoError(t, json.Unmarshal([]byte(first.header.Get(push.HeaderAttributes)), &attrs))
+	require.Equal(t, "v1", *attrs["tenant"].StringValue)
+
+	require.Equal(t, "0", b.attr(t, url, "ApproximateNumberOfMessages"))
+	require.Equal(t, "0", b.attr(t, url, "ApproximateNumberOfMessagesNotVisible"))
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestFailureBackoffThenDeadLetter(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	b.createQueue(t, "jobs-dlq", nil)
+	url := b.createQueue(t, "jobs", map[string]string{
+		"RedrivePolicy": fmt.Sprintf(`{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:%s:jobs-dlq","maxReceiveCount":"2"}`, account)})
+	dlqURL := "/" + account + "/jobs-dlq"
+	srv, got := worker(t, func(_ int, _ *request, w http.ResponseWriter) { w.WriteHeader(http.StatusInternalServerError) })
+	b.send(t, url, "poison", "")
+	_, err := b.mgr.Put(context.Background(), push.Subscription{Queue: "jobs", Endpoint: srv.URL, Rate: 100,
+		MinBackoff: push.Duration(10 * time.Second), MaxBackoff: push.Duration(time.Minute)})
+	require.NoError(t, err)
+
+	b.settled(t, "jobs", 0, 1)
+	st := b.status(t, "jobs")
+	require.Contains(t, st.LastError, "HTTP 500")
+	// Backoff of the first failure: 10 s. Not redelivered before.
+	b.clk.Advance(9 * time.Second)
+	require.Equal(t, "1", b.attr(t, url, "ApproximateNumberOfMessagesNotVisible"))
+	// The long poll (20 s) ends; the message is visible again and fails a second time.
+	b.clk.Advance(12 * time.Second)
+	b.settled(t, "jobs", 0, 2)
+	require.Len(t, got(), 2)
+	require.Equal(t, "2", got()[1].header.Get(push.HeaderReceiveCount))
+	// Second backoff: doubled to 20 s. Then the next receive moves it to the DLQ.
+	b.clk.Advance(21 * time.Second)
+	require.Eventually(t, func() bool { return b.attr(t, dlqURL, "ApproximateNumberOfMessages") == "1" }, 10*time.Second, time.Millisecond)
+	require.Len(t, got(), 2)
+	require.Equal(t, "0", b.attr(t, url, "ApproximateNumberOfMessages"))
+}
+
+func TestRateBound(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	url := b.createQueue(t, "jobs", nil)
+	var hits atomic.Int64
+	srv, _ := worker(t, func(int, *request, http.ResponseWriter) { hits.Add(1) })
+	for i := range 30 {
+		b.send(t, url, fmt.Sprint("m", i), "")
+	}
+	_, err := b.mgr.Put(context.Background(), push.Subscription{Queue: "jobs", Endpoint: srv.URL, Rate: 10, Burst: 2, Concurrency: 50})
+	require.NoError(t, err)
+	// The burst goes at once, then one dispatch per 100 ms of clock time.
+	b.settled(t, "jobs", 2, 0)
+	for i := 3; i <= 20; i++ {
+		b.clk.Advance(100 * time.Millisecond)
+		b.settled(t, "jobs", int64(i), 0)
+		require.Equal(t, int64(i), hits.Load())
+	}
+	// Over 1.8 s of clock time: burst + rate × time, exactly.
+	require.Equal(t, int64(20), hits.Load())
+}
+
+func TestConcurrencyBound(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	url := b.createQueue(t, "jobs", nil)
+	release := make(chan struct{})
+	var cur, peak atomic.Int64
+	srv, _ := worker(t, func(_ int, _ *request, _ http.ResponseWriter) {
+		n := cur.Add(1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		<-release
+		cur.Add(-1)
+	})
+	for i := range 12 {
+		b.send(t, url, fmt.Sprint("m", i), "")
+	}
+	_, err := b.mgr.Put(context.Background(), push.Subscription{Queue: "jobs", Endpoint: srv.URL, Rate: 1000, Burst: 100, Concurrency: 3})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return cur.Load() == 3 }, 10*time.Second, time.Millisecond)
+	require.Equal(t, int64(3), b.status(t, "jobs").InFlight)
+	close(release)
+	b.settled(t, "jobs", 12, 0)
+	require.Equal(t, int64(3), peak.Load())
+}
+
+func TestRetryAfterPausesAndSlows(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	url := b.createQueue(t, "jobs", nil)
+	srv, got := worker(t, func(n int, _ *request, w http.ResponseWriter) {
+		if n == 1 {
+			w.Header().Set("Retry-After", "30")
+			w.WriteHeader(http.StatusTooManyRequests)
+		}
+	})
+	b.send(t, url, "a", "")
+	b.send(t, url, "b", "")
+	_, err := b.mgr.Put(context.Background(), push.Subscription{Queue: "jobs", Endpoint: srv.URL, Rate: 10, Burst: 1})
+	require.NoError(t, err)
+	b.settled(t, "jobs", 0, 1)
+	st := b.status(t, "jobs")
+	require.Equal(t, 5.0, st.CurrentRate)
+	require.NotNil(t, st.PausedUntil)
+	require.Equal(t, sluicetest.Start.Add(30*time.Second), *st.PausedUntil)
+
+	b.clk.Advance(29 * time.Second)
+	b.settled(t, "jobs", 0, 1)
+	require.Len(t, got(), 1, "nothing is sent before the Retry-After instant")
+
+	b.clk.Advance(time.Second)
+	b.settled(t, "jobs", 1, 1)
+	b.clk.Advance(time.Second)
+	b.settled(t, "jobs", 2, 1)
+	st = b.status(t, "jobs")
+	require.Nil(t, st.PausedUntil)
+	require.Greater(t, st.CurrentRate, 5.0)
+	require.LessOrEqual(t, st.CurrentRate, 10.0)
+}
+
+func TestFIFOOrderPerGroup(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	url := b.createQueue(t, "jobs.fifo", map[string]string{"FifoQueue": "true"})
+	var mu sync.Mutex
+	failedOnce := false
+	srv, got := worker(t, func(_ int, r *request, w http.ResponseWriter) {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.body == "a2" && !failedOnce {
+			failedOnce = true
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	})
+	for i := 1; i <= 5; i++ {
+		b.send(t, url, fmt.Sprint("a", i), "a")
+		b.send(t, url, fmt.Sprint("b", i), "b")
+	}
+	_, err := b.mgr.Put(context.Background(), push.Subscription{Queue: "jobs.fifo", Endpoint: srv.URL, Rate: 1000, Burst: 100, Concurrency: 10})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		st := b.status(t, "jobs.fifo")
+		return st.Failed == 1 && st.Delivered >= 5 && st.InFlight == 0 && b.clk.Waiters() >= 1
+	}, 10*time.Second, time.Millisecond)
+	b.clk.Advance(21 * time.Second) // past a2's backoff and the long poll
+	b.settled(t, "jobs.fifo", 10, 1)
+
+	order := map[string][]string{}
+	for _, r := range got() {
+		g := r.header.Get(push.HeaderGroupID)
+		order[g] = append(order[g], r.body)
+	}
+	require.Equal(t, []string{"a1", "a2", "a2", "a3", "a4", "a5"}, order["a"])
+	require.Equal(t, []string{"b1", "b2", "b3", "b4", "b5"}, order["b"])
+}
+
+func TestPauseResume(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	url := b.createQueue(t, "jobs", nil)
+	srv, got := worker(t, ok)
+	_, err := b.mgr.Put(context.Background(), push.Subscription{Queue: "jobs", Endpoint: srv.URL, Rate: 100})
+	require.NoError(t, err)
+	_, err = b.mgr.SetPaused(context.Background(), "jobs", true)
+	require.NoError(t, err)
+	b.send(t, url, "x", "")
+	st := b.status(t, "jobs")
+	require.True(t, st.Paused)
+	require.Zero(t, st.CurrentRate)
+	require.Equal(t, "1", b.attr(t, url, "ApproximateNumberOfMessages"), "a paused subscription receives nothing")
+	require.Empty(t, got())
+
+	_, err = b.mgr.SetPaused(context.Background(), "jobs", false)
+	require.NoError(t, err)
+	b.settled(t, "jobs", 1, 0)
+	require.Len(t, got(), 1)
+}
+
+func TestSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	srv, got := worker(t, ok)
+	long := "http://" + strings.TrimPrefix(srv.URL, "http://") + "/" + strings.Repeat("p", 600) // several tag chunks
+	{
+		eng := sluicetest.OpenDisk(t, dir)
+		clk := clock.NewFake(sluicetest.Start)
+		svc := queue.New(queue.Options{Engine: eng, Clock: clk, SweepEvery: -1})
+		ctx, cancel := context.WithCancel(context.Background())
+		require.NoError(t, svc.Start(ctx))
+		_, err := svc.CreateQueue(ctx, caller, &queue.CreateQueueInput{QueueName: "jobs"})
+		require.NoError(t, err)
+		mgr := push.New(push.Options{Service: svc, Account: account, Clock: clk})
+		require.NoError(t, mgr.Start(ctx))
+		_, err = mgr.Put(ctx, push.Subscription{Queue: "jobs", Endpoint: long, Rate: 5, Concurrency: 2})
+		require.NoError(t, err)
+		_, err = mgr.SetPaused(ctx, "jobs", true)
+		require.NoError(t, err)
+		cancel()
+		mgr.Close()
+		svc.Close()
+		require.NoError(t, eng.Close())
+	}
+	b := setup(t, sluicetest.OpenDisk(t, dir))
+	list := b.mgr.List()
+	require.Len(t, list, 1)
+	require.Equal(t, long, list[0].Endpoint)
+	require.Equal(t, 5.0, list[0].Rate)
+	require.Equal(t, 2, list[0].Concurrency)
+	require.True(t, list[0].Paused)
+
+	b.send(t, "/"+account+"/jobs", "after restart", "")
+	_, err := b.mgr.SetPaused(context.Background(), "jobs", false)
+	require.NoError(t, err)
+	b.settled(t, "jobs", 1, 0)
+	require.Equal(t, "after restart", got()[0].body)
+}
