@@ -50,6 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = bench(ctx, args[1:], stdout, stderr)
 	case "queues", "stats", "peek", "send", "redrive", "queue":
 		err = operate(ctx, args[0], args[1:], stdout, stderr, getenv)
+	case "push":
+		err = pushCommand(ctx, args[1:], stdout, stderr, getenv)
 	case "version":
 		fmt.Fprintln(stdout, "sluice", version)
 	case "help", "-h", "--help":

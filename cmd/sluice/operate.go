@@ -19,6 +19,7 @@ import (
 	"sluice/internal/health"
 	"sluice/internal/history"
 	"sluice/internal/metrics"
+	"sluice/internal/push"
 	"sluice/internal/queue"
 )
 
@@ -29,6 +30,7 @@ type ops struct {
 	metrics *metrics.Metrics
 	hist    *history.History
 	svc     *queue.Service // set by attach
+	push    *push.Manager  // set by routes; serve starts it once the service has started
 }
 
 func newOps(eng engine.Engine, log *slog.Logger) (*ops, error) {
@@ -66,6 +68,11 @@ func (o *ops) routes(cfg config.Config, svc *queue.Service, sqs http.Handler, en
 	mux.Handle("GET /healthz", health.Live())
 	mux.Handle("GET /readyz", health.Ready(eng, 2*time.Second, log.With("component", "health")))
 	mux.Handle("/", sqs)
+	creds := map[string]string{}
+	for _, c := range cfg.Credentials {
+		creds[c.AccessKeyID] = c.SecretAccessKey
+	}
+	pushToken := cfg.ConsoleToken
 	if cfg.Console == "on" {
 		token := cfg.ConsoleToken
 		if token == "" {
@@ -82,11 +89,17 @@ func (o *ops) routes(cfg config.Config, svc *queue.Service, sqs http.Handler, en
 			return nil, nil, err
 		}
 		cons = c
+		pushToken = token
 		if cfg.ConsoleListen == "" {
 			mux.Handle(console.Prefix+"/", c)
 			mux.Handle("GET "+console.Prefix, http.RedirectHandler(console.Prefix+"/", http.StatusFound))
 		}
 	}
+	// The push admin API is protected like the console (loopback, the console token or a
+	// credential); see docs/push.md.
+	o.push = push.New(push.Options{Service: svc, Account: cfg.AccountID, Region: cfg.Region, Clock: clock.Real{},
+		Logger: log.With("component", "push")})
+	mux.Handle(push.AdminPrefix, pushAdmin(push.Handler(o.push, log.With("component", "push-admin")), pushToken, creds))
 	return mux, cons, nil
 }
 

@@ -120,6 +120,11 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		return fmt.Errorf("starting: %w", err)
 	}
 	defer svc.Close()
+	if err := op.push.Start(ctx); err != nil {
+		_ = ln.Close()
+		return fmt.Errorf("starting push delivery: %w", err)
+	}
+	defer op.push.Close()
 	if len(cfg.Queues) > 0 {
 		caller := &queue.Caller{Account: cfg.AccountID, Region: cfg.Region, BaseURL: scheme(tlsConf) + "://" + ln.Addr().String(), SenderID: cfg.AccountID}
 		changes, err := declare.Apply(ctx, svc, caller, cfg.Queues, log.With("component", "declare"))
