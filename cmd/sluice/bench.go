@@ -48,8 +48,8 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.Wait, "wait", 0, "consumers' long-poll wait (default 2s)")
 	fs.DurationVar(&cfg.Visibility, "visibility", 0, "visibility timeout of the run's queue: redelivers what a retried receive stranded (default 30s)")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 0, "bound on the final drain (default 2 x visibility + 10s)")
-	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "pid of target A's server: report its CPU per message")
-	pidB := fs.Int("server-pid-b", 0, "pid of target B's server")
+	pidA := fs.String("server-pid", "", "pid of target A's server, or `PID,PID,...` of its nodes: report their CPU per message")
+	pidB := fs.String("server-pid-b", "", "pid(s) of target B's server")
 	fs.StringVar(&cfg.Chart, "chart", "burst.svg", "burst: SVG chart file (empty for none)")
 	jsonOut := fs.String("json", "", "write the results as JSON to FILE (- for stdout)")
 	listen := fs.String("listen", "127.0.0.1:9399", "null: address to serve on")
@@ -75,6 +75,14 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		level = slog.LevelInfo
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	var err error
+	if cfg.ServerPIDs, err = loadgen.ParsePIDs(*pidA); err != nil {
+		return fmt.Errorf("bench: --server-pid: %w", err)
+	}
+	pidsB, err := loadgen.ParsePIDs(*pidB)
+	if err != nil {
+		return fmt.Errorf("bench: --server-pid-b: %w", err)
+	}
 
 	if cfg.Scenario == "null" {
 		ln, err := net.Listen("tcp", *listen)
@@ -94,7 +102,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if *targetB == "" {
 			return fmt.Errorf("bench: --ab needs --target-b")
 		}
-		rep, err := loadgen.RunAB(ctx, cfg, *targetB, *pidB, *rounds, func(label string, r *loadgen.Result) {
+		rep, err := loadgen.RunAB(ctx, cfg, *targetB, pidsB, *rounds, func(label string, r *loadgen.Result) {
 			fmt.Fprintf(stdout, "%s: %s\n", label, r.Summary())
 		})
 		if err != nil {

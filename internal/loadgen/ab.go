@@ -22,15 +22,15 @@ type ABReport struct {
 	Ratio map[string]float64 `json:"ratio_b_over_a"`
 }
 
-// RunAB runs cfg against cfg.Target (A) and against b (B, with server pid pidB) in turn for the
+// RunAB runs cfg against cfg.Target (A) and against b (B, with server pids pidsB) in turn for the
 // given rounds. onRun, if not nil, sees each result as it comes.
-func RunAB(ctx context.Context, cfg Config, b string, pidB int, rounds int, onRun func(label string, r *Result)) (*ABReport, error) {
+func RunAB(ctx context.Context, cfg Config, b string, pidsB []int, rounds int, onRun func(label string, r *Result)) (*ABReport, error) {
 	cfg.Defaults()
 	if rounds < 1 {
 		rounds = 1
 	}
 	cfgB := cfg
-	cfgB.Target, cfgB.ServerPID = b, pidB
+	cfgB.Target, cfgB.ServerPIDs = b, pidsB
 	if err := cfgB.Validate(); err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -41,18 +42,48 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(ut+st) * time.Second / clockTicks, nil
 }
 
-// cpuMeter measures the CPU a window of a run costs the server (when its pid is known) and
-// this process.
+// procsCPU returns the CPU time the given processes have used so far, summed.
+func procsCPU(pids []int) (time.Duration, error) {
+	var sum time.Duration
+	for _, pid := range pids {
+		d, err := procCPU(pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += d
+	}
+	return sum, nil
+}
+
+// ParsePIDs parses a comma-separated list of process ids ("" is none), as --server-pid takes
+// them: the nodes of a cluster.
+func ParsePIDs(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var pids []int
+	for f := range strings.SplitSeq(s, ",") {
+		pid, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || pid <= 0 {
+			return nil, fmt.Errorf("bad pid %q in %q", f, s)
+		}
+		pids = append(pids, pid)
+	}
+	return pids, nil
+}
+
+// cpuMeter measures the CPU a window of a run costs the server (summed over its processes, when
+// they are known) and this process.
 type cpuMeter struct {
-	serverPID        int
+	serverPIDs       []int
 	server0, client0 time.Duration
 	serverErr        error
 }
 
-func startCPU(serverPID int) *cpuMeter {
-	m := &cpuMeter{serverPID: serverPID}
-	if serverPID > 0 {
-		m.server0, m.serverErr = procCPU(serverPID)
+func startCPU(serverPIDs []int) *cpuMeter {
+	m := &cpuMeter{serverPIDs: serverPIDs}
+	if len(serverPIDs) > 0 {
+		m.server0, m.serverErr = procsCPU(serverPIDs)
 	}
 	m.client0, _ = procCPU(0)
 	return m
@@ -64,10 +95,10 @@ func (m *cpuMeter) stop(msgs float64, r *Result) {
 		v := float64(c-m.client0) / float64(time.Microsecond) / msgs
 		r.ClientCPUPerMsgUs = &v
 	}
-	if m.serverPID <= 0 {
+	if len(m.serverPIDs) == 0 {
 		return
 	}
-	c, err := procCPU(m.serverPID)
+	c, err := procsCPU(m.serverPIDs)
 	if m.serverErr != nil || err != nil {
 		r.Notes = append(r.Notes, fmt.Sprintf("server CPU unknown: %v", firstErr(m.serverErr, err)))
 		return

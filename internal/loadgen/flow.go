@@ -97,7 +97,7 @@ func (f *flow) run(ctx context.Context, r *Result) error {
 	defer stopRecv()
 	var pwg, cwg sync.WaitGroup
 	start := time.Now()
-	cpu := startCPU(f.cfg.ServerPID)
+	cpu := startCPU(f.cfg.ServerPIDs)
 	for i, p := range prods {
 		pwg.Go(func() { f.produce(ctx, i, p) })
 	}

@@ -42,8 +42,9 @@ type Config struct {
 	Visibility time.Duration
 	// DrainTimeout bounds the final drain (and a burst's whole run beyond the spike).
 	DrainTimeout time.Duration
-	// ServerPID, when > 0, is the server's process: its CPU per message is reported.
-	ServerPID int
+	// ServerPIDs are the server's processes (one per node of a cluster): their summed CPU per
+	// message is reported. None: not reported.
+	ServerPIDs []int
 	// Chart is where burst writes its SVG chart ("" for none).
 	Chart  string
 	Logger *slog.Logger

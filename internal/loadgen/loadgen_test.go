@@ -126,7 +126,7 @@ func TestScenariosOnSluice(t *testing.T) {
 		cfg := smallConfig(t, "pipeline", target)
 		cfg.Duration = 500 * time.Millisecond
 		var labels []string
-		rep, err := RunAB(ctx, cfg, "null", 0, 2, func(l string, _ *Result) { labels = append(labels, l) })
+		rep, err := RunAB(ctx, cfg, "null", nil, 2, func(l string, _ *Result) { labels = append(labels, l) })
 		require.NoError(t, err)
 		require.Equal(t, []string{"A1", "B1", "A2", "B2"}, labels)
 		require.Positive(t, rep.MedianA["recv_delete_msg_per_s"])
@@ -176,6 +176,25 @@ func TestProcCPU(t *testing.T) {
 	require.Positive(t, d)
 	_, err = procCPU(1 << 30)
 	require.Error(t, err)
+	// Several pids (the nodes of a cluster) are summed.
+	sum, err := procsCPU([]int{os.Getpid(), os.Getpid()})
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, sum, 2*d)
+	_, err = procsCPU([]int{os.Getpid(), 1 << 30})
+	require.Error(t, err)
+}
+
+func TestParsePIDs(t *testing.T) {
+	pids, err := ParsePIDs("12, 34,56")
+	require.NoError(t, err)
+	require.Equal(t, []int{12, 34, 56}, pids)
+	pids, err = ParsePIDs("")
+	require.NoError(t, err)
+	require.Empty(t, pids)
+	for _, bad := range []string{"x", "1,,2", "0", "-3"} {
+		_, err = ParsePIDs(bad)
+		require.Error(t, err, bad)
+	}
 }
 
 // TestSeveralEndpoints runs a pipeline against two endpoints of one Sluice (as two nodes of a

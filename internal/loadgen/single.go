@@ -26,7 +26,7 @@ func runSingle(ctx context.Context, t Target, cfg Config, r *Result) error {
 		var sent, recv, del atomic.Int64
 		workCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 		defer cancel()
-		cpu := startCPU(cfg.ServerPID)
+		cpu := startCPU(cfg.ServerPIDs)
 		start := time.Now()
 		var wg sync.WaitGroup
 		for w := range cfg.Producers {
