@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -61,6 +62,7 @@ type dispatcher struct {
 	lim    *limiter
 	slots  chan struct{} // one element per request in flight
 
+	gone      atomic.Bool // the queue no longer exists; run has returned
 	inFlight  atomic.Int64
 	delivered atomic.Int64
 	failed    atomic.Int64
@@ -158,6 +160,10 @@ func (d *dispatcher) run(ctx context.Context) {
 		}
 		if err != nil {
 			if ctx.Err() != nil {
+				return
+			}
+			if errors.Is(err, queue.ErrQueueDoesNotExist) {
+				d.gone.Store(true)
 				return
 			}
 			d.log.Warn("push receive failed", "queue", d.sub.Queue, "err", err)

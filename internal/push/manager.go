@@ -121,26 +121,48 @@ func (m *Manager) load(ctx context.Context, name string) (*Subscription, error) 
 }
 
 // run (re)starts the dispatcher of sub.
+// Callers of one queue's subscription are serialised by m.write (or, in Start, run alone).
 func (m *Manager) run(sub *Subscription) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if old := m.subs[sub.Queue]; old != nil {
+	old := m.subs[sub.Queue]
+	delete(m.subs, sub.Queue)
+	m.mu.Unlock()
+	if old != nil {
 		old.cancel()
-		<-old.done
+		<-old.done // not under m.mu: a dispatcher that ends takes it
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.closed || m.ctx == nil {
 		return
 	}
 	d := &dispatcher{sub: *sub, svc: m.o.Service, caller: m.caller, url: m.queueURL(sub.Queue), clk: m.o.Clock,
 		client: m.o.Client, log: m.o.Logger, lim: newLimiter(m.o.Clock, sub.Rate, sub.Burst),
 		slots: make(chan struct{}, sub.Concurrency)}
+	if old != nil { // a changed or paused subscription keeps its counts
+		d.delivered.Store(old.d.delivered.Load())
+		d.failed.Store(old.d.failed.Load())
+		old.d.mu.Lock()
+		d.lastErr, d.lastErrTime = old.d.lastErr, old.d.lastErrTime
+		old.d.mu.Unlock()
+	}
 	ctx, cancel := context.WithCancel(m.ctx)
 	r := &running{d: d, cancel: cancel, done: make(chan struct{})}
 	m.subs[sub.Queue] = r
 	go func() {
 		defer close(r.done)
-		if !sub.Paused {
-			d.run(ctx)
+		if sub.Paused {
+			return
+		}
+		d.run(ctx)
+		if d.gone.Load() {
+			// The queue was deleted, and its tags with it: forget the subscription.
+			m.o.Logger.Info("push subscription ends: its queue was deleted", "queue", sub.Queue)
+			m.mu.Lock()
+			if m.subs[sub.Queue] == r {
+				delete(m.subs, sub.Queue)
+			}
+			m.mu.Unlock()
 		}
 	}()
 }

@@ -372,3 +372,24 @@ func TestSurvivesRestart(t *testing.T) {
 	b.settled(t, "jobs", 1, 0)
 	require.Equal(t, "after restart", got()[0].body)
 }
+
+func TestQueueDeletedEndsSubscription(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	url := b.createQueue(t, "jobs", nil)
+	srv, _ := worker(t, ok)
+	_, err := b.mgr.Put(context.Background(), push.Subscription{Queue: "jobs", Endpoint: srv.URL, Rate: 100})
+	require.NoError(t, err)
+	b.send(t, url, "x", "")
+	b.settled(t, "jobs", 1, 0)
+	_, err = b.mgr.SetPaused(context.Background(), "jobs", false) // a restart keeps the counts
+	require.NoError(t, err)
+	require.Equal(t, int64(1), b.status(t, "jobs").Delivered)
+
+	_, err = b.svc.DeleteQueue(context.Background(), caller, &queue.QueueUrlInput{QueueUrl: url})
+	require.NoError(t, err)
+	b.clk.Advance(21 * time.Second) // the long poll in progress ends
+	require.Eventually(t, func() bool { return len(b.mgr.List()) == 0 }, 10*time.Second, time.Millisecond)
+	_, err = b.mgr.Get(context.Background(), "jobs")
+	require.ErrorIs(t, err, push.ErrQueueNotFound)
+}
