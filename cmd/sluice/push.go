@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"sluice/internal/config"
 	"sluice/internal/push"
 )
 
@@ -184,4 +185,23 @@ func pushCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	pretty.WriteByte('\n')
 	_, err = stdout.Write(pretty.Bytes())
 	return err
+}
+
+// declaredPush returns the push subscriptions of the declared queues, checked.
+func declaredPush(decls []config.QueueDecl) ([]push.Subscription, error) {
+	var out []push.Subscription
+	for _, d := range decls {
+		p := d.Push
+		if p == nil {
+			continue
+		}
+		s := push.Subscription{Queue: d.Name, Endpoint: p.Endpoint, Rate: p.Rate, Burst: p.Burst, Concurrency: p.Concurrency,
+			Timeout: push.Duration(p.Timeout.Duration), MinBackoff: push.Duration(p.MinBackoff.Duration),
+			MaxBackoff: push.Duration(p.MaxBackoff.Duration), MaxDoublings: p.MaxDoublings}
+		if err := s.Normalize(); err != nil {
+			return nil, fmt.Errorf("queues: queue %q: push.%w", d.Name, err)
+		}
+		out = append(out, s)
+	}
+	return out, nil
 }

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -81,4 +85,65 @@ func TestPushAdminAuth(t *testing.T) {
 		h.ServeHTTP(rec, r)
 		require.Equal(t, tc.want, rec.Code, tc)
 	}
+}
+
+// TestDeclaredPush declares a subscription in the config file: checked by --config-check,
+// applied by serve, and kept paused across a restart when paused through the API.
+func TestDeclaredPush(t *testing.T) {
+	t.Parallel()
+	var got atomic.Int64
+	worker := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { got.Add(1) }))
+	t.Cleanup(worker.Close)
+	dir := t.TempDir()
+	write := func(text string) string {
+		file := filepath.Join(t.TempDir(), "sluice.toml")
+		require.NoError(t, os.WriteFile(file, []byte(text), 0o600))
+		return file
+	}
+	check := func(text string) (int, string) {
+		var out bytes.Buffer
+		code := run(context.Background(), []string{"serve", "--config", write(text), "--config-check"}, &out, &out, func(string) string { return "" })
+		return code, out.String()
+	}
+	code, out := check("[[queues]]\nname = \"a\"\n[queues.push]\nendpoint = \"http://w\"\nrate = 0\n")
+	require.Equal(t, 1, code)
+	require.Contains(t, out, `queue "a": push.rate`)
+	code, out = check("[[queues]]\nname = \"a\"\n[queues.push]\nendpoint = \"ftp://w\"\nrate = 1\n")
+	require.Equal(t, 1, code)
+	require.Contains(t, out, `queue "a": push.endpoint`)
+
+	file := write("[[queues]]\nname = \"jobs\"\n[queues.push]\nendpoint = \"" + worker.URL + "\"\nrate = 20\nconcurrency = 3\ntimeout = \"4s\"\n")
+	code, out = check("[[queues]]\nname = \"jobs\"\n[queues.push]\nendpoint = \"" + worker.URL + "\"\nrate = 20\n")
+	require.Equal(t, 0, code, out)
+
+	start := func() (string, func()) {
+		addr := freeAddr(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		var stderr syncBuffer
+		done := make(chan int, 1)
+		args := []string{"serve", "--config", file, "--storage", "disk", "--data-dir", dir, "--listen", addr}
+		go func() { done <- run(ctx, args, &stderr, &stderr, func(string) string { return "" }) }()
+		waitUp(t, addr)
+		return "http://" + addr, func() {
+			cancel()
+			require.Equal(t, 0, <-done, stderr.String())
+		}
+	}
+	ep, stop := start()
+	out, code = sluiceCmd(t, ep, "push", "get", "jobs")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, `"concurrency": 3`)
+	require.Contains(t, out, `"timeout": "4s"`)
+	_, code = sluiceCmd(t, ep, "send", "jobs", "one")
+	require.Equal(t, 0, code)
+	require.Eventually(t, func() bool { return got.Load() == 1 }, 10*time.Second, 5*time.Millisecond)
+	_, code = sluiceCmd(t, ep, "push", "pause", "jobs")
+	require.Equal(t, 0, code)
+	stop()
+
+	ep, stop = start()
+	defer stop()
+	out, code = sluiceCmd(t, ep, "push", "get", "jobs")
+	require.Equal(t, 0, code, out)
+	require.Contains(t, out, `"paused": true`, "a declared subscription keeps its paused state")
 }

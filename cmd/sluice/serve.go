@@ -36,6 +36,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		if err := declare.Check(ctx, cfg.Queues, cfg.Region, cfg.AccountID); err != nil {
 			return fmt.Errorf("%w: %w", config.ErrInvalid, err)
 		}
+		if _, err := declaredPush(cfg.Queues); err != nil {
+			return fmt.Errorf("%w: %w", config.ErrInvalid, err)
+		}
 		fmt.Fprintf(stderr, "configuration ok (%d declared queues)\n", len(cfg.Queues))
 		return nil
 	}
@@ -133,6 +136,17 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 			return fmt.Errorf("declared queues: %w", err)
 		}
 		log.Info("declared queues in place", "declared", len(cfg.Queues), "changes", len(changes))
+		subs, err := declaredPush(cfg.Queues)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("declared push subscriptions: %w", err)
+		}
+		for _, s := range subs {
+			if err := op.push.Declare(ctx, s); err != nil {
+				_ = ln.Close()
+				return fmt.Errorf("declared push subscription of %s: %w", s.Queue, err)
+			}
+		}
 	}
 	log.Info("sluice serving the SQS API", "addr", ln.Addr().String(), "storage", cfg.Storage,
 		"data_dir", cfg.DataDir, "sync", cfg.Sync, "region", cfg.Region, "account_id", cfg.AccountID,

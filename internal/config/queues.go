@@ -22,6 +22,21 @@ type QueueDecl struct {
 	// RedriveAllowPolicy says which source queues may use this queue as their dead-letter queue.
 	RedriveAllowPolicy *RedriveAllowDecl `toml:"redrive_allow_policy"`
 	Tags               map[string]string `toml:"tags"`
+	// Push attaches a push subscription to the queue (a [queues.push] table; docs/push.md).
+	Push *PushDecl `toml:"push"`
+}
+
+// PushDecl is a declared queue's push subscription. Zero fields take the defaults of package
+// push, which checks the rest of the values.
+type PushDecl struct {
+	Endpoint     string   `toml:"endpoint"`
+	Rate         float64  `toml:"rate"`
+	Burst        int      `toml:"burst"`
+	Concurrency  int      `toml:"concurrency"`
+	Timeout      Duration `toml:"timeout"`
+	MinBackoff   Duration `toml:"min_backoff"`
+	MaxBackoff   Duration `toml:"max_backoff"`
+	MaxDoublings int      `toml:"max_doublings"`
 }
 
 // RedriveDecl is a declared queue's redrive policy.
@@ -87,6 +102,14 @@ func validateQueues(decls []QueueDecl) error {
 				return bad(i, "type: a queue whose name ends in .fifo must have type = \"fifo\"")
 			}
 			return bad(i, "name: the name of a FIFO queue must end in .fifo")
+		}
+		if p := d.Push; p != nil {
+			switch {
+			case p.Endpoint == "":
+				return bad(i, "push.endpoint: must not be empty")
+			case !(p.Rate > 0):
+				return bad(i, "push.rate: must be greater than 0")
+			}
 		}
 		for _, k := range sortedAttrKeys(d.Attributes) {
 			switch v := d.Attributes[k]; v.(type) {

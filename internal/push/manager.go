@@ -181,6 +181,27 @@ func (m *Manager) Put(ctx context.Context, sub Subscription) (*Subscription, err
 	return &sub, nil
 }
 
+// Declare makes sub the queue's subscription, as the config file declares it: a subscription
+// already stored keeps its paused state, and an identical one is left alone.
+func (m *Manager) Declare(ctx context.Context, sub Subscription) error {
+	if err := sub.Normalize(); err != nil {
+		return err
+	}
+	cur, err := m.load(ctx, sub.Queue)
+	if errors.Is(err, ErrQueueNotFound) {
+		return err
+	}
+	if err == nil {
+		sub.Paused = cur.Paused
+		if *cur == sub {
+			return nil
+		}
+	}
+	// None stored, or one that cannot be read: the declaration replaces it.
+	_, err = m.Put(ctx, sub)
+	return err
+}
+
 // store writes sub's tags and removes chunks left from a longer previous value.
 func (m *Manager) store(ctx context.Context, sub *Subscription) error {
 	tags, err := encodeTags(sub)
