@@ -99,6 +99,9 @@ func (o *ops) routes(cfg config.Config, svc *queue.Service, sqs http.Handler, en
 	// credential); see docs/push.md.
 	o.push = push.New(push.Options{Service: svc, Account: cfg.AccountID, Region: cfg.Region, Clock: clock.Real{},
 		Logger: log.With("component", "push")})
+	if err := o.reg.Register(o.push.Collector()); err != nil {
+		return nil, nil, fmt.Errorf("registering push metrics: %w", err)
+	}
 	mux.Handle(push.AdminPrefix, pushAdmin(push.Handler(o.push, log.With("component", "push-admin")), pushToken, creds))
 	return mux, cons, nil
 }
