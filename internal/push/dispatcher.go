@@ -71,8 +71,8 @@ type dispatcher struct {
 	lastErr     string    // guarded by mu
 	lastErrTime time.Time // guarded by mu
 
-	// cancelPoll ends the receive waiting now, if any (guarded by mu). On a FIFO queue a
-	// delivery that ends unblocks its group, which does not wake a long poll, so the
+	// cancelPoll ends the receive waiting now, if any (guarded by mu). Neither a FIFO group
+	// unblocked by a delivery nor a visibility changed to a backoff wakes a long poll, so the
 	// dispatcher ends its own.
 	cancelPoll context.CancelFunc
 
@@ -196,16 +196,14 @@ func (d *dispatcher) receive(ctx context.Context, n int) ([]queue.Message, error
 	wait := int32(20)
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if d.fifo() {
+	d.mu.Lock()
+	d.cancelPoll = cancel
+	d.mu.Unlock()
+	defer func() {
 		d.mu.Lock()
-		d.cancelPoll = cancel
+		d.cancelPoll = nil
 		d.mu.Unlock()
-		defer func() {
-			d.mu.Lock()
-			d.cancelPoll = nil
-			d.mu.Unlock()
-		}()
-	}
+	}()
 	out, err := d.svc.ReceiveMessage(rctx, d.caller, &queue.ReceiveMessageInput{
 		QueueUrl:                    d.url,
 		MaxNumberOfMessages:         &max,
@@ -316,6 +314,9 @@ func (d *dispatcher) deliver(ctx context.Context, m queue.Message) bool {
 	d.recordErr(msg)
 	d.log.Debug("push delivery failed", "queue", d.sub.Queue, "err", msg, "retry_in", delay)
 	d.changeVisibility(ctx, m, delay)
+	// A long poll waiting now was timed by the message's former visibility timeout: end it, so
+	// that the next one waits for the backoff instead.
+	d.wakePoll()
 	return false
 }
 

@@ -393,3 +393,31 @@ func TestQueueDeletedEndsSubscription(t *testing.T) {
 	_, err = b.mgr.Get(context.Background(), "jobs")
 	require.ErrorIs(t, err, push.ErrQueueNotFound)
 }
+
+// TestEveryEngine delivers, retries and deletes on each engine (subscriptions are tags, which
+// every engine stores).
+func TestEveryEngine(t *testing.T) {
+	t.Parallel()
+	for _, f := range sluicetest.Engines() {
+		t.Run(f.Name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, f.Open(t))
+			url := b.createQueue(t, "jobs", nil)
+			srv, got := worker(t, func(n int, _ *request, w http.ResponseWriter) {
+				if n == 1 {
+					w.WriteHeader(http.StatusBadGateway)
+				}
+			})
+			b.send(t, url, "m", "")
+			_, err := b.mgr.Put(context.Background(), push.Subscription{Queue: "jobs", Endpoint: srv.URL, Rate: 100})
+			require.NoError(t, err)
+			b.settled(t, "jobs", 0, 1)
+			b.clk.Advance(time.Second) // min backoff
+			b.settled(t, "jobs", 1, 1)
+			require.Len(t, got(), 2)
+			require.Equal(t, "2", got()[1].header.Get(push.HeaderReceiveCount))
+			require.Equal(t, "0", b.attr(t, url, "ApproximateNumberOfMessagesNotVisible"))
+			require.Equal(t, "0", b.attr(t, url, "ApproximateNumberOfMessages"))
+		})
+	}
+}
