@@ -49,10 +49,15 @@ func serve(args []string) error {
 	prefix := fs.String("queue-prefix", env("TTOBOT_QUEUE_PREFIX", "ttobot-"), "queue name prefix (env TTOBOT_QUEUE_PREFIX)")
 	slackURL := fs.String("slack-api-url", env("SLACK_API_URL", "https://slack.com/api/"), "Slack Web API base URL (env SLACK_API_URL)")
 	workers := fs.Int("workers", envInt("TTOBOT_WORKERS", 4), "consumers per queue (env TTOBOT_WORKERS)")
+	maxReceives := fs.Int("max-receive-count", envInt("TTOBOT_MAX_RECEIVE_COUNT", sqsqueue.DefaultMaxReceiveCount),
+		"receives of a failing message before it moves to its queue's dead-letter queue (env TTOBOT_MAX_RECEIVE_COUNT)")
 	interval := fs.Duration("post-interval", envDuration("TTOBOT_POST_INTERVAL", time.Second), "minimum gap between posts to one channel (env TTOBOT_POST_INTERVAL)")
 	logLevel := fs.String("log-level", env("TTOBOT_LOG_LEVEL", "info"), "debug, info, warn or error (env TTOBOT_LOG_LEVEL)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *maxReceives < 1 || *maxReceives > 1000 {
+		return fmt.Errorf("max-receive-count %d: must be 1 to 1000", *maxReceives)
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -68,7 +73,7 @@ func serve(args []string) error {
 	a, err := app.Start(ctx, app.Config{
 		Listen: *listen, SigningSecret: os.Getenv("SLACK_SIGNING_SECRET"), BotToken: os.Getenv("SLACK_BOT_TOKEN"),
 		SlackAPIURL: *slackURL, Roster: roster, DB: *db, Workers: *workers, PostInterval: *interval,
-		Queue: sqsqueue.Config{Endpoint: *endpoint, QueuePrefix: *prefix,
+		Queue: sqsqueue.Config{Endpoint: *endpoint, QueuePrefix: *prefix, MaxReceiveCount: *maxReceives,
 			AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"), SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY")},
 	}, log)
 	if err != nil {

@@ -26,6 +26,7 @@ type Call struct {
 	Method string
 	Args   map[string]any
 	At     time.Time // fake-Slack clock when it was served
+	URL    string    // for "response_url" calls: the response_url that was posted to
 }
 
 // Str returns a string argument.
@@ -264,7 +265,7 @@ func (s *Server) postMessage(w http.ResponseWriter, args map[string]any, now tim
 func (s *Server) respond(w http.ResponseWriter, id string, args map[string]any) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.calls = append(s.calls, Call{Method: "response_url", Args: args, At: s.Clock.Now()})
+	s.calls = append(s.calls, Call{Method: "response_url", Args: args, At: s.Clock.Now(), URL: fmt.Sprintf("%s/response/%s", s.URL, id)})
 	s.responses[id]++
 	if s.responses[id] > 5 {
 		w.WriteHeader(http.StatusNotFound)
