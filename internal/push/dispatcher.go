@@ -48,6 +48,9 @@ type Status struct {
 	Failed      int64      `json:"failed"`
 	LastError   string     `json:"last_error,omitempty"`
 	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+	// Standby is set on a process that does not lead, on an engine several processes share:
+	// the leading process delivers the subscription, and the counts here stay still.
+	Standby bool `json:"standby,omitempty"`
 }
 
 // dispatcher delivers one subscription's messages until its context is cancelled.
@@ -61,6 +64,11 @@ type dispatcher struct {
 	log    *slog.Logger
 	lim    *limiter
 	slots  chan struct{} // one element per request in flight
+	// lead, when set (an engine several processes share), reports whether this process leads;
+	// the dispatcher receives nothing while it does not.
+	lead func() bool
+	// standby is set when the dispatcher was made on a process that did not lead.
+	standby bool
 
 	gone      atomic.Bool // the queue no longer exists; run has returned
 	inFlight  atomic.Int64
@@ -91,7 +99,8 @@ func (d *dispatcher) wakePoll() {
 }
 
 func (d *dispatcher) status() Status {
-	st := Status{Subscription: d.sub, InFlight: d.inFlight.Load(), Delivered: d.delivered.Load(), Failed: d.failed.Load()}
+	st := Status{Subscription: d.sub, InFlight: d.inFlight.Load(), Delivered: d.delivered.Load(), Failed: d.failed.Load(),
+		Standby: d.standby}
 	eff, until := d.lim.state()
 	st.CurrentRate = eff
 	if until.After(d.clk.Now()) {
@@ -127,6 +136,14 @@ func (d *dispatcher) run(ctx context.Context) {
 		}
 		if err := d.lim.wait(ctx); err != nil {
 			<-d.slots
+			return
+		}
+		if d.lead != nil && !d.lead() {
+			// The lead moved: the process that leads now dispatches. The Manager restarts
+			// this dispatcher if the lead comes back.
+			<-d.slots
+			d.lim.refund(1)
+			d.log.Info("push: the lead moved; this process stops delivering", "queue", d.sub.Queue)
 			return
 		}
 		n := 1

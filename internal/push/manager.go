@@ -9,10 +9,16 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"sluice/internal/clock"
+	"sluice/internal/engine"
 	"sluice/internal/queue"
 )
+
+// DefaultReloadEvery is how often, on an engine several processes share, a Manager re-reads the
+// stored subscriptions and checks whether this process leads.
+const DefaultReloadEvery = 2 * time.Second
 
 // Options configure a Manager.
 type Options struct {
@@ -25,6 +31,16 @@ type Options struct {
 	// attempt is bounded by the subscription's Timeout).
 	Client *http.Client
 	Logger *slog.Logger
+	// Leader is set when the engine is shared by several processes (engine.Leader, the
+	// PostgreSQL engine): the manager then dispatches only while this process leads, so that the
+	// configured rate and concurrency hold for the whole cluster, and another process takes
+	// over when the leader goes away. Every ReloadEvery it re-reads the subscriptions stored on
+	// the queues' tags (set through any process) and follows the lead. Nil: this process alone
+	// uses the engine and dispatches every subscription.
+	Leader engine.Leader
+	// ReloadEvery is how often, with a Leader, the subscriptions are re-read and the lead
+	// checked, on Clock (default DefaultReloadEvery).
+	ReloadEvery time.Duration
 }
 
 // Manager owns the push subscriptions of one account and runs their dispatchers.
@@ -36,16 +52,39 @@ type Manager struct {
 	subs   map[string]*running // guarded by mu; by queue name
 	ctx    context.Context     // guarded by mu: set by Start
 	closed bool                // guarded by mu
+	// leading says whether this process dispatches: always without a Leader, else whether it
+	// held the lead at the last check (guarded by mu).
+	leading bool
+	quit    chan struct{} // closed by Close: ends the reload loop
+	loop    sync.WaitGroup
 	// write serialises Put/Delete/SetPaused so that two writers of one subscription's tags do
 	// not interleave.
 	write sync.Mutex
 }
 
+// Lock order: write, then mu.
+
 type running struct {
 	d      *dispatcher
 	cancel context.CancelFunc
 	done   chan struct{}
+	// active is set when the dispatcher was started (not paused, this process leading); it
+	// stays set after the dispatcher ends (see finished).
+	active bool
 }
+
+// finished reports whether r's goroutine has ended.
+func (r *running) finished() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// dispatching reports whether r delivers now.
+func (r *running) dispatching() bool { return r.active && !r.finished() }
 
 // New returns a Manager; Start loads the stored subscriptions and starts delivering.
 func New(o Options) *Manager {
@@ -58,23 +97,105 @@ func New(o Options) *Manager {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{o: o, subs: map[string]*running{},
+	if o.ReloadEvery <= 0 {
+		o.ReloadEvery = DefaultReloadEvery
+	}
+	return &Manager{o: o, subs: map[string]*running{}, quit: make(chan struct{}),
 		caller: &queue.Caller{Account: o.Account, Region: o.Region, SenderID: o.Account}}
 }
 
 func (m *Manager) queueURL(name string) string { return "/" + m.o.Account + "/" + name }
 
 // Start loads the subscriptions stored on the account's queues and starts their dispatchers,
-// which run until ctx ends or Close is called.
+// which run until ctx ends or Close is called. With a Leader, it dispatches only if this process
+// leads, and starts the loop that re-reads the subscriptions and follows the lead every
+// ReloadEvery.
 func (m *Manager) Start(ctx context.Context) error {
 	m.mu.Lock()
 	m.ctx = ctx
+	m.leading = m.o.Leader == nil || m.o.Leader.Leading()
 	m.mu.Unlock()
+	m.write.Lock()
+	err := m.reloadLocked(ctx)
+	m.write.Unlock()
+	if err != nil {
+		return err
+	}
+	if m.o.Leader != nil {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if !m.closed {
+			m.loop.Add(1)
+			go m.follow(ctx)
+		}
+	}
+	return nil
+}
+
+// follow, with a Leader, checks the lead and re-reads the stored subscriptions every
+// ReloadEvery until ctx ends or Close is called.
+func (m *Manager) follow(ctx context.Context) {
+	defer m.loop.Done()
+	for {
+		t := m.o.Clock.NewTimer(m.o.ReloadEvery)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-m.quit:
+			t.Stop()
+			return
+		case <-t.C():
+		}
+		lead := m.o.Leader.Leading()
+		m.write.Lock()
+		m.mu.Lock()
+		was := m.leading
+		m.leading = lead
+		m.mu.Unlock()
+		if was != lead {
+			if lead {
+				m.o.Logger.Info("push: this process leads; it delivers the subscriptions")
+			} else {
+				m.o.Logger.Info("push: another process leads; it delivers the subscriptions")
+			}
+		}
+		if !lead {
+			// Stop at once, whatever the store says: another process dispatches now.
+			m.standbyLocked()
+		}
+		if err := m.reloadLocked(ctx); err != nil && ctx.Err() == nil {
+			m.o.Logger.Warn("push: re-reading the subscriptions", "err", err)
+		}
+		m.write.Unlock()
+	}
+}
+
+// standbyLocked stops every dispatcher that runs, keeping its subscription and counts. The
+// caller holds m.write.
+func (m *Manager) standbyLocked() {
+	m.mu.Lock()
+	var subs []Subscription
+	for _, r := range m.subs {
+		if r.dispatching() {
+			subs = append(subs, r.d.sub)
+		}
+	}
+	m.mu.Unlock()
+	for i := range subs {
+		m.run(&subs[i])
+	}
+}
+
+// loadAll reads the subscriptions stored on the account's queues, by queue name. unreadable
+// names the queues whose stored value cannot be read (logged).
+func (m *Manager) loadAll(ctx context.Context) (subs map[string]*Subscription, unreadable map[string]bool, err error) {
+	subs, unreadable = map[string]*Subscription{}, map[string]bool{}
 	var token string
 	for {
 		out, err := m.o.Service.ListQueues(ctx, m.caller, &queue.ListQueuesInput{NextToken: token, MaxResults: ptr(int32(1000))})
 		if err != nil {
-			return fmt.Errorf("listing queues for push subscriptions: %w", err)
+			return nil, nil, fmt.Errorf("listing queues for push subscriptions: %w", err)
 		}
 		for _, u := range out.QueueUrls {
 			name := u[strings.LastIndex(u, "/")+1:]
@@ -84,15 +205,57 @@ func (m *Manager) Start(ctx context.Context) error {
 			}
 			if err != nil {
 				m.o.Logger.Error("push subscription not loaded", "queue", name, "err", err)
+				unreadable[name] = true
 				continue
 			}
-			m.run(sub)
+			subs[name] = sub
 		}
 		if out.NextToken == "" {
-			return nil
+			return subs, unreadable, nil
 		}
 		token = out.NextToken
 	}
+}
+
+// reloadLocked makes the dispatchers match the stored subscriptions: it starts the new ones,
+// restarts the changed ones, stops those no longer stored and, when this process leads,
+// restarts those that stopped. A subscription whose stored value cannot be read keeps running
+// as it is. The caller holds m.write.
+func (m *Manager) reloadLocked(ctx context.Context) error {
+	subs, unreadable, err := m.loadAll(ctx)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	cur := make(map[string]*running, len(m.subs))
+	for k, r := range m.subs {
+		cur[k] = r
+	}
+	leading := m.leading
+	m.mu.Unlock()
+	for name, sub := range subs {
+		r := cur[name]
+		if r == nil || r.d.sub != *sub || r.dispatching() != (leading && !sub.Paused) {
+			m.run(sub)
+		}
+	}
+	for name, r := range cur {
+		if subs[name] == nil && !unreadable[name] {
+			m.stop(name, r)
+		}
+	}
+	return nil
+}
+
+// stop stops r, the dispatcher of name, and forgets it.
+func (m *Manager) stop(name string, r *running) {
+	m.mu.Lock()
+	if m.subs[name] == r {
+		delete(m.subs, name)
+	}
+	m.mu.Unlock()
+	r.cancel()
+	<-r.done
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -138,7 +301,10 @@ func (m *Manager) run(sub *Subscription) {
 	}
 	d := &dispatcher{sub: *sub, svc: m.o.Service, caller: m.caller, url: m.queueURL(sub.Queue), clk: m.o.Clock,
 		client: m.o.Client, log: m.o.Logger, lim: newLimiter(m.o.Clock, sub.Rate, sub.Burst),
-		slots: make(chan struct{}, sub.Concurrency)}
+		slots: make(chan struct{}, sub.Concurrency), standby: !m.leading}
+	if m.o.Leader != nil {
+		d.lead = m.o.Leader.Leading
+	}
 	if old != nil { // a changed or paused subscription keeps its counts
 		d.delivered.Store(old.d.delivered.Load())
 		d.failed.Store(old.d.failed.Load())
@@ -147,11 +313,11 @@ func (m *Manager) run(sub *Subscription) {
 		old.d.mu.Unlock()
 	}
 	ctx, cancel := context.WithCancel(m.ctx)
-	r := &running{d: d, cancel: cancel, done: make(chan struct{})}
+	r := &running{d: d, cancel: cancel, done: make(chan struct{}), active: m.leading && !sub.Paused}
 	m.subs[sub.Queue] = r
 	go func() {
 		defer close(r.done)
-		if sub.Paused {
+		if !r.active {
 			return
 		}
 		d.run(ctx)
@@ -327,7 +493,13 @@ func (m *Manager) SetPaused(ctx context.Context, name string, paused bool) (*Sub
 // Close stops every dispatcher and waits for them.
 func (m *Manager) Close() {
 	m.mu.Lock()
+	if !m.closed {
+		close(m.quit)
+	}
 	m.closed = true
+	m.mu.Unlock()
+	m.loop.Wait()
+	m.mu.Lock()
 	subs := m.subs
 	m.subs = map[string]*running{}
 	m.mu.Unlock()
