@@ -97,8 +97,10 @@ func (o *ops) routes(cfg config.Config, svc *queue.Service, sqs http.Handler, en
 	}
 	// The push admin API is protected like the console (loopback, the console token or a
 	// credential); see docs/push.md.
+	// On an engine several nodes share, only the lead node delivers (see docs/push.md).
+	leader, _ := eng.(engine.Leader)
 	o.push = push.New(push.Options{Service: svc, Account: cfg.AccountID, Region: cfg.Region, Clock: clock.Real{},
-		Logger: log.With("component", "push")})
+		Logger: log.With("component", "push"), Leader: leader})
 	if err := o.reg.Register(o.push.Collector()); err != nil {
 		return nil, nil, fmt.Errorf("registering push metrics: %w", err)
 	}
