@@ -21,6 +21,15 @@ const benchUsage = `Usage:
 Targets: sqs=URL (default sqs=%s), null (an in-process null server), null=URL,
 rabbitmq=URL (amqp://guest:guest@127.0.0.1:5672/), nats=URL (nats://127.0.0.1:4222).
 
+Scenarios: pipeline (producers and consumers for --duration), burst (--messages as fast as
+possible, consumers capped at --drain-rate), single (unbatched calls), fifo (order per group
+checked), wake (long-poll wake-up), fair (sqs only: fair queues; one noisy tenant at
+--noisy-rate and --tenants quiet tenants at --quiet-rate, consumers capped at --drain-rate;
+three phases of --duration each on a fresh queue: quiet tenants alone, fairness off (no group
+ids), fairness on; dwell time per tenant), push (a Sluice server only: a push subscription at
+--push-rate delivers a burst of --messages to an endpoint inside the tool; accept rate, depth,
+delivery rate, loss). See BENCHMARKS.md.
+
 Flags:
 `
 
@@ -37,20 +46,25 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	targetB := fs.String("target-b", "", "target B for --ab")
 	ab := fs.Bool("ab", false, "interleaved A/B mode: run A,B,A,B,... for --rounds and print medians and B/A ratios")
 	rounds := fs.Int("rounds", 3, "rounds of --ab")
-	fs.DurationVar(&cfg.Duration, "duration", 0, "measured window (pipeline, single, fifo, wake) (default 10s)")
+	fs.DurationVar(&cfg.Duration, "duration", 0, "measured window (pipeline, single, fifo, wake; fair: each phase) (default 10s)")
 	fs.IntVar(&cfg.Producers, "producers", 0, "producers (single: workers) (default 4)")
 	fs.IntVar(&cfg.Consumers, "consumers", 0, "consumers (default 4)")
 	fs.IntVar(&cfg.Batch, "batch", 0, "messages per send batch, 1-10 (default 10)")
 	fs.IntVar(&cfg.Size, "size", 0, "message body size in bytes (default 1024)")
-	fs.IntVar(&cfg.Messages, "messages", 0, "burst: messages in the spike (default 100000)")
-	fs.Float64Var(&cfg.DrainRate, "drain-rate", 0, "burst: consumer pool's cap in msg/s (default 5000)")
+	fs.IntVar(&cfg.Messages, "messages", 0, "burst, push: messages in the spike (default 100000)")
+	fs.Float64Var(&cfg.DrainRate, "drain-rate", 0, "burst, fair: consumer pool's cap in msg/s (default 5000; fair: 1500)")
+	fs.IntVar(&cfg.Tenants, "tenants", 0, "fair: quiet tenants (default 4)")
+	fs.Float64Var(&cfg.NoisyRate, "noisy-rate", 0, "fair: the noisy tenant's send rate in msg/s (default 2000)")
+	fs.Float64Var(&cfg.QuietRate, "quiet-rate", 0, "fair: each quiet tenant's send rate in msg/s (default 100)")
+	fs.Float64Var(&cfg.PushRate, "push-rate", 0, "push: the subscription's rate in msg/s (default 1000)")
+	fs.IntVar(&cfg.PushConcurrency, "push-concurrency", 0, "push: the subscription's concurrency (default 10)")
 	fs.IntVar(&cfg.Groups, "groups", 0, "fifo: message groups (default 8)")
 	fs.DurationVar(&cfg.Wait, "wait", 0, "consumers' long-poll wait (default 2s)")
 	fs.DurationVar(&cfg.Visibility, "visibility", 0, "visibility timeout of the run's queue: redelivers what a retried receive stranded (default 30s)")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 0, "bound on the final drain (default 2 x visibility + 10s)")
 	pidA := fs.String("server-pid", "", "pid of target A's server, or `PID,PID,...` of its nodes: report their CPU per message")
 	pidB := fs.String("server-pid-b", "", "pid(s) of target B's server")
-	fs.StringVar(&cfg.Chart, "chart", "burst.svg", "burst: SVG chart file (empty for none)")
+	fs.StringVar(&cfg.Chart, "chart", "", "burst, fair, push: SVG chart `FILE`, empty for none (default SCENARIO.svg)")
 	jsonOut := fs.String("json", "", "write the results as JSON to FILE (- for stdout)")
 	listen := fs.String("listen", "127.0.0.1:9399", "null: address to serve on")
 	verbose := fs.Bool("v", false, "log progress to stderr")
@@ -69,6 +83,11 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench: unexpected arguments %q", fs.Args())
+	}
+	chartSet := false
+	fs.Visit(func(f *flag.Flag) { chartSet = chartSet || f.Name == "chart" })
+	if !chartSet {
+		cfg.Chart = cfg.Scenario + ".svg"
 	}
 	level := slog.LevelWarn
 	if *verbose {

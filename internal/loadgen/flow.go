@@ -15,17 +15,26 @@ const (
 	flowPipeline flowKind = iota
 	flowBurst
 	flowFIFO
+	flowFair
 )
 
 // flow runs producers and consumers on one queue: pipeline (for a duration), burst (a fixed
-// number of messages, consumers capped) and fifo (groups, order checked).
+// number of messages, consumers capped), fifo (groups, order checked) and one phase of fair
+// (producers paced per tenant, consumers capped, dwell time per tenant).
 type flow struct {
 	kind    flowKind
 	cfg     Config
 	q       Queue
 	track   *tracker // nil when the target cannot carry ids (null server)
 	order   *orderCheck
-	limiter *rateLimiter
+	limiter *rateLimiter // caps the consumer pool (burst, fair)
+
+	// fair: each producer's tenant and pacer (a tenant's producers share one), whether its
+	// messages carry the tenant as MessageGroupId, and each receive's dwell time by tenant.
+	tenant   []int
+	pace     []*rateLimiter
+	groupIDs bool
+	dwell    *dwellLog
 
 	stopSend atomic.Bool
 	budget   atomic.Int64 // burst: messages left to send
@@ -106,7 +115,7 @@ func (f *flow) run(ctx context.Context, r *Result) error {
 	}
 	var sampler *burstSampler
 	if f.kind == flowBurst {
-		sampler = startSampler(f, start)
+		sampler = startSampler(f, start, sampleEvery)
 	}
 
 	// The measured window.
@@ -236,6 +245,13 @@ func (f *flow) produce(ctx context.Context, p int, prod Producer) {
 		}
 		buf = buf[:0]
 		now := time.Now()
+		if f.pace != nil {
+			f.pace[p].wait(ctx, n)
+			if f.stopSend.Load() || ctx.Err() != nil {
+				return
+			}
+			now = time.Now()
+		}
 		for i := range n {
 			h := header{id: makeID(p, seq), sent: now}
 			seq++
@@ -244,12 +260,18 @@ func (f *flow) produce(ctx context.Context, p int, prod Producer) {
 				gseq[g]++
 				h.group, h.gseq = groups[g], gseq[g]
 			}
+			if f.tenant != nil {
+				h.group = f.tenant[p]
+			}
 			at := len(buf)
 			buf = encodeBody(buf, f.cfg.Size, h)
 			msgs[i] = OutMsg{Body: buf[at:len(buf):len(buf)]}
 			if f.kind == flowFIFO {
 				msgs[i].Group = "g" + strconv.Itoa(h.group)
 				msgs[i].DedupID = strconv.FormatUint(h.id, 16)
+			}
+			if f.groupIDs {
+				msgs[i].Group = tenantName(h.group)
 			}
 			ids[i] = h.id
 		}
@@ -313,6 +335,9 @@ func (f *flow) consume(ctx context.Context, c Consumer) {
 			}
 			if !f.track.markRecv(h.id) {
 				lat = append(lat, now.Sub(h.sent))
+				if f.dwell != nil {
+					f.dwell.add(h.group, h.sent, now)
+				}
 			}
 			if f.order != nil {
 				f.order.check(h)
@@ -387,20 +412,22 @@ func (l *rateLimiter) wait(ctx context.Context, n int) {
 	}
 }
 
-// burstSampler samples depth, accept rate and drain rate every 200 ms.
+// burstSampler samples depth (sent − deleted), accept rate and drain rate (of deletes) at a
+// fixed interval.
 type burstSampler struct {
 	done    chan struct{}
 	wg      sync.WaitGroup
 	samples []Sample
 }
 
+// sampleEvery is burst's sampling interval.
 const sampleEvery = 200 * time.Millisecond
 
-func startSampler(f *flow, start time.Time) *burstSampler {
+func startSampler(f *flow, start time.Time, every time.Duration) *burstSampler {
 	s := &burstSampler{done: make(chan struct{})}
 	s.samples = append(s.samples, Sample{})
 	s.wg.Go(func() {
-		tick := time.NewTicker(sampleEvery)
+		tick := time.NewTicker(every)
 		defer tick.Stop()
 		prevT, prevS, prevD := 0.0, int64(0), int64(0)
 		take := func() {

@@ -1,8 +1,10 @@
 // Package loadgen is the load generator behind `sluice bench`. It drives a queue through a
 // Target — any SQS endpoint through aws-sdk-go-v2, a null SQS server (the ceiling of client and
 // HTTP alone), RabbitMQ or NATS JetStream through their own Go clients — with the scenarios
-// pipeline, burst, single, fifo and wake, and reports throughput, latency percentiles, errors by
-// code, lost and duplicated messages, and CPU per message of the server and of itself.
+// pipeline, burst, single, fifo, wake, fair (fair queues: one noisy tenant, dwell time per
+// tenant with fairness off and on) and push (a Sluice push subscription delivering a burst to an
+// in-process endpoint), and reports throughput, latency percentiles, errors by code, lost and
+// duplicated messages, and CPU per message of the server and of itself.
 package loadgen
 
 import (
@@ -17,7 +19,7 @@ import (
 )
 
 // Scenarios lists the scenarios Run knows.
-var Scenarios = []string{"pipeline", "burst", "single", "fifo", "wake"}
+var Scenarios = []string{"pipeline", "burst", "single", "fifo", "wake", "fair", "push"}
 
 // Config is one run's configuration.
 type Config struct {
@@ -25,16 +27,25 @@ type Config struct {
 	// Target is a target spec: "sqs=URL", "null" (in-process null server), "null=URL",
 	// "rabbitmq=URL" or "nats=URL".
 	Target    string
-	Duration  time.Duration // measured window (pipeline, single, fifo, wake)
+	Duration  time.Duration // measured window (pipeline, single, fifo, wake; fair: each phase)
 	Producers int
 	Consumers int
 	Batch     int // messages per send batch (1-10 for SQS)
 	Size      int // body size in bytes
-	Messages  int // burst: messages in the spike
-	// DrainRate caps the burst's consumer pool, in messages per second over all consumers.
+	Messages  int // burst, push: messages in the spike
+	// DrainRate caps the consumer pool of burst and fair, in messages per second over all
+	// consumers.
 	DrainRate float64
-	Groups    int           // fifo: message groups
-	Wait      time.Duration // long-poll wait of consumers (whole seconds for SQS)
+	// Tenants is fair's number of quiet tenants, each sending QuietRate msg/s; one noisy
+	// tenant sends NoisyRate msg/s.
+	Tenants   int
+	NoisyRate float64
+	QuietRate float64
+	// PushRate and PushConcurrency configure push's subscription.
+	PushRate        float64
+	PushConcurrency int
+	Groups          int           // fifo: message groups
+	Wait            time.Duration // long-poll wait of consumers (whole seconds for SQS)
 	// Visibility is the run queue's visibility timeout. Consumers delete within milliseconds, so
 	// it expires only for messages whose receive response was lost: an SDK retry of a
 	// ReceiveMessage (aws-sdk-go-v2 #1825, #2737) leaves the first attempt's messages in flight
@@ -45,7 +56,7 @@ type Config struct {
 	// ServerPIDs are the server's processes (one per node of a cluster): their summed CPU per
 	// message is reported. None: not reported.
 	ServerPIDs []int
-	// Chart is where burst writes its SVG chart ("" for none).
+	// Chart is where burst, fair and push write their SVG chart ("" for none).
 	Chart  string
 	Logger *slog.Logger
 }
@@ -63,11 +74,25 @@ func (c *Config) Defaults() {
 	def(&c.Size, 1024)
 	def(&c.Messages, 100000)
 	def(&c.Groups, 8)
+	def(&c.Tenants, 4)
+	def(&c.PushConcurrency, 10)
 	if c.Duration <= 0 {
 		c.Duration = 10 * time.Second
 	}
 	if c.DrainRate <= 0 {
 		c.DrainRate = 5000
+		if c.Scenario == "fair" {
+			c.DrainRate = 1500 // below noisy + quiet senders, so the noisy tenant's backlog builds
+		}
+	}
+	if c.NoisyRate <= 0 {
+		c.NoisyRate = 2000
+	}
+	if c.QuietRate <= 0 {
+		c.QuietRate = 100
+	}
+	if c.PushRate <= 0 {
+		c.PushRate = 1000
 	}
 	if c.Wait <= 0 {
 		c.Wait = 2 * time.Second
@@ -77,6 +102,10 @@ func (c *Config) Defaults() {
 	}
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = 2*c.Visibility + 10*time.Second
+		if c.Scenario == "push" {
+			// Delivery runs at the subscription's rate: allow the spike's delivery time twice.
+			c.DrainTimeout += 2 * time.Duration(float64(c.Messages)/c.PushRate*float64(time.Second))
+		}
 	}
 	if c.Target == "" {
 		c.Target = "sqs=" + DefaultSQSEndpoint
@@ -103,8 +132,15 @@ func (c *Config) Validate() error {
 		return errors.New("visibility must be at least 1s and shorter than the drain timeout")
 	case c.Producers > 4096 || c.Consumers > 4096:
 		return errors.New("at most 4096 producers and consumers")
+	case c.Tenants > 1000:
+		return errors.New("at most 1000 tenants")
+	case c.PushConcurrency > 10000:
+		return errors.New("push concurrency must be 1-10000")
 	}
-	_, _, err := ParseTarget(c.Target)
+	kind, _, err := ParseTarget(c.Target)
+	if err == nil && (c.Scenario == "fair" || c.Scenario == "push") && kind != "sqs" {
+		return fmt.Errorf("%s needs an sqs=URL target (push: a Sluice server)", c.Scenario)
+	}
 	return err
 }
 
@@ -148,6 +184,10 @@ func RunOn(ctx context.Context, t Target, cfg Config) (*Result, error) {
 		err = runSingle(ctx, t, cfg, r)
 	case "wake":
 		err = runWake(ctx, t, cfg, r)
+	case "fair":
+		err = runFair(ctx, t, cfg, r)
+	case "push":
+		err = runPush(ctx, t, cfg, r)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s on %s: %w", cfg.Scenario, t.Kind(), err)

@@ -2,6 +2,7 @@ package loadgen
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -19,24 +20,33 @@ import (
 	"sluice/internal/httpserver"
 	"sluice/internal/protocol/awsjson"
 	"sluice/internal/protocol/awsquery"
+	"sluice/internal/push"
 	"sluice/internal/queue"
 )
 
 // startSluice starts an in-process Sluice on the memory engine with the real clock (long
 // polls and visibility timeouts must run in real time here), served over real HTTP on
-// 127.0.0.1.
+// 127.0.0.1, with push delivery and its admin API under /admin/push/ as `sluice serve` has.
 func startSluice(t *testing.T) string {
 	t.Helper()
 	eng := memengine.New()
 	svc := queue.New(queue.Options{Engine: eng, Clock: clock.Real{}, Logger: slog.New(slog.DiscardHandler),
 		PurgeInterval: -1, DeleteCooldown: -1})
-	require.NoError(t, svc.Start(context.Background()))
-	hs := httptest.NewServer(httpserver.NewHandler(httpserver.Options{
+	ctx, cancel := context.WithCancel(context.Background())
+	require.NoError(t, svc.Start(ctx))
+	mgr := push.New(push.Options{Service: svc, Account: "000000000000", Region: "us-east-1", Clock: clock.Real{}})
+	require.NoError(t, mgr.Start(ctx))
+	mux := http.NewServeMux()
+	mux.Handle("/", httpserver.NewHandler(httpserver.Options{
 		Service: svc, JSON: awsjson.Codec{}, Query: awsquery.Codec{}, MatchJSON: awsjson.Matches,
 		Account: "000000000000", Region: "us-east-1",
 	}))
+	mux.Handle(push.AdminPrefix, push.Handler(mgr, nil))
+	hs := httptest.NewServer(mux)
 	t.Cleanup(func() {
 		hs.Close()
+		cancel()
+		mgr.Close()
 		svc.Close()
 		_ = eng.Close()
 	})
@@ -121,6 +131,91 @@ func TestScenariosOnSluice(t *testing.T) {
 		require.Empty(t, r.Errors)
 		require.NotNil(t, r.Wake)
 		require.Positive(t, r.Wake.N)
+	})
+	t.Run("fair", func(t *testing.T) {
+		cfg := smallConfig(t, "fair", target)
+		cfg.Duration, cfg.Producers, cfg.Tenants = time.Second, 2, 3
+		cfg.NoisyRate, cfg.QuietRate, cfg.DrainRate = 400, 20, 300
+		cfg.Chart = filepath.Join(t.TempDir(), "fair.svg")
+		r, err := Run(ctx, cfg)
+		require.NoError(t, err)
+		requireClean(t, r)
+		require.Zero(t, *r.Unexpected)
+		f := r.Fair
+		require.NotNil(t, f)
+		require.Len(t, f.Phases, 3)
+		var sent int64
+		for i, want := range []struct {
+			name            string
+			noisy, groupIDs bool
+		}{{"idle", false, true}, {"off", true, false}, {"on", true, true}} {
+			p := f.Phases[i]
+			require.Equal(t, want.name, p.Name)
+			require.Equal(t, want.noisy, p.NoisyTenant, p.Name)
+			require.Equal(t, want.groupIDs, p.GroupIDs, p.Name)
+			require.Zero(t, p.Lost, p.Name)
+			require.Equal(t, p.Sent, p.Received, p.Name)
+			require.NotNil(t, p.QuietDwell, p.Name)
+			require.NotEmpty(t, p.OverTime, p.Name)
+			// Every tenant that sends is reported, with every message it sent received once.
+			tenants := cfg.Tenants
+			if want.noisy {
+				tenants++
+			}
+			require.Len(t, p.Tenants, tenants, p.Name)
+			var sum, quiet int64
+			for _, td := range p.Tenants {
+				require.Positive(t, td.Sent, td.Tenant)
+				require.Equal(t, td.Sent, td.Received, "%s %s", p.Name, td.Tenant)
+				require.NotNil(t, td.Dwell, td.Tenant)
+				require.Equal(t, td.Noisy, td.Tenant == "noisy")
+				sum += td.Sent
+				if !td.Noisy {
+					quiet += td.Sent
+				}
+			}
+			require.Equal(t, p.Sent, sum, p.Name)
+			require.Equal(t, int64(p.QuietDwell.N), quiet, p.Name)
+			sent += p.Sent
+		}
+		require.Equal(t, sent, r.Sent)
+		require.Positive(t, f.Goal.ThroughputRatio)
+		require.Positive(t, f.Goal.DwellRatio)
+		require.Contains(t, r.Summary(), "quiet p99 dwell idle")
+		svg, err := os.ReadFile(cfg.Chart)
+		require.NoError(t, err)
+		require.Equal(t, 5, strings.Count(string(svg), "<polyline"), "quiet in 3 phases, noisy in 2")
+	})
+	t.Run("push", func(t *testing.T) {
+		cfg := smallConfig(t, "push", target)
+		cfg.Messages, cfg.PushRate, cfg.PushConcurrency = 2000, 1000, 10
+		cfg.Chart = filepath.Join(t.TempDir(), "push.svg")
+		r, err := Run(ctx, cfg)
+		require.NoError(t, err)
+		requireClean(t, r)
+		require.Zero(t, *r.Unexpected)
+		p := r.Push
+		require.NotNil(t, p)
+		require.True(t, p.Drained)
+		require.Equal(t, int64(cfg.Messages), r.Sent)
+		require.Equal(t, r.Sent, p.Delivered)
+		require.Equal(t, r.Sent, p.Deliveries)
+		require.Equal(t, r.Sent, p.ServerDelivered)
+		require.Zero(t, p.ServerFailed)
+		require.Positive(t, p.AcceptRate)
+		require.Positive(t, p.DeliveryRate)
+		require.Positive(t, p.PeakDepth)
+		require.NotEmpty(t, p.Samples)
+		svg, err := os.ReadFile(cfg.Chart)
+		require.NoError(t, err)
+		require.Contains(t, string(svg), "delivery rate")
+		// The run removed its subscription and its queue.
+		resp, err := http.Get(url + push.AdminPrefix)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var list struct{ Subscriptions []push.Status }
+		require.NoError(t, json.NewDecoder(resp.Body).Decode(&list))
+		require.Empty(t, list.Subscriptions)
 	})
 	t.Run("ab", func(t *testing.T) {
 		cfg := smallConfig(t, "pipeline", target)

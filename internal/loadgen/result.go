@@ -18,6 +18,11 @@ type Params struct {
 	Messages    int     `json:"messages,omitempty"`
 	DrainRate   float64 `json:"drain_rate,omitempty"`
 	Groups      int     `json:"groups,omitempty"`
+	Tenants     int     `json:"quiet_tenants,omitempty"`
+	NoisyRate   float64 `json:"noisy_rate,omitempty"`
+	QuietRate   float64 `json:"quiet_rate,omitempty"`
+	PushRate    float64 `json:"push_rate,omitempty"`
+	PushConc    int     `json:"push_concurrency,omitempty"`
 	WaitSec     float64 `json:"wait_s"`
 	Visibility  float64 `json:"visibility_s"`
 }
@@ -30,6 +35,10 @@ func paramsOf(c Config) Params {
 		p.Messages, p.DrainRate, p.DurationSec = c.Messages, c.DrainRate, 0
 	case "fifo":
 		p.Groups = c.Groups
+	case "fair":
+		p.DrainRate, p.Tenants, p.NoisyRate, p.QuietRate = c.DrainRate, c.Tenants, c.NoisyRate, c.QuietRate
+	case "push":
+		p.Messages, p.PushRate, p.PushConc, p.DurationSec, p.Consumers = c.Messages, c.PushRate, c.PushConcurrency, 0, 0
 	}
 	return p
 }
@@ -68,6 +77,8 @@ type Result struct {
 	Unexpected *int64     `json:"unexpected"`
 	FIFO       *FIFOCheck `json:"fifo,omitempty"`
 	Burst      *Burst     `json:"burst,omitempty"`
+	Fair       *Fair      `json:"fair,omitempty"`
+	Push       *Push      `json:"push,omitempty"`
 
 	// CPU per message: one message is its send, receive and delete, so the CPU of the window is
 	// divided by (sent + received + deleted) / 3 within it.
@@ -137,6 +148,23 @@ func (r *Result) Metrics() map[string]float64 {
 		put("peak_depth", float64(r.Burst.PeakDepth))
 		put("drain_s", r.Burst.DrainSec)
 	}
+	if f := r.Fair; f != nil {
+		for _, p := range f.Phases {
+			if p.QuietDwell != nil {
+				put("quiet_dwell_"+p.Name+"_p99_ms", p.QuietDwell.P99)
+			}
+			put("recv_delete_"+p.Name+"_msg_per_s", p.RecvRate)
+		}
+	}
+	if p := r.Push; p != nil {
+		put("accept_msg_per_s", p.AcceptRate)
+		put("delivery_msg_per_s", p.DeliveryRate)
+		if p.Steady != nil {
+			put("delivery_p5_msg_per_s", p.Steady.P5)
+			put("delivery_p95_msg_per_s", p.Steady.P95)
+		}
+		put("drain_s", p.DrainSec)
+	}
 	var errs int64
 	for _, n := range r.Errors {
 		errs += n
@@ -175,6 +203,22 @@ func (r *Result) Summary() string {
 		}
 	case "wake":
 		fmt.Fprintf(&b, " %gs: wake (send start to receive return) %s", round1(r.WindowSec), pctString(r.Wake))
+	case "fair":
+		if f := r.Fair; f != nil && len(f.Phases) == 3 {
+			fmt.Fprintf(&b, " %gs/phase, noisy %.0f/s + %d quiet x %.0f/s, drain cap %.0f/s: quiet p99 dwell idle %s, off %s, on %s (on/idle worst tenant %.2fx, goal <=%gx: %s); recv+del off %.0f msg/s, on %.0f msg/s (on/off %.0f%%, goal >=%.0f%%: %s)",
+				r.Params.DurationSec, f.NoisyRate, f.QuietTenants, f.QuietRate, f.DrainRate,
+				pctField(f.Phases[0].QuietDwell, p99), pctField(f.Phases[1].QuietDwell, p99), pctField(f.Phases[2].QuietDwell, p99),
+				f.Goal.DwellRatio, fairDwellGoal, met(f.Goal.DwellMet),
+				f.Phases[1].RecvRate, f.Phases[2].RecvRate, 100*f.Goal.ThroughputRatio, 100*fairThroughputGoal, met(f.Goal.ThroughputMet))
+		}
+	case "push":
+		if p := r.Push; p != nil {
+			fmt.Fprintf(&b, " M%d rate %.0f/s conc %d: accepted %.0f msg/s over %.2fs, peak depth %d, delivered %.0f msg/s (steady per-second p5/p50/p95 %s), drain %.2fs",
+				r.Params.Messages, p.Rate, p.Concurrency, p.AcceptRate, p.SpikeSec, p.PeakDepth, p.DeliveryRate, p.Steady.String(), p.DrainSec)
+			if !p.Drained {
+				b.WriteString(" (not drained: timed out)")
+			}
+		}
 	}
 	if r.FIFO != nil {
 		fmt.Fprintf(&b, ", %d groups: out-of-order %d, gaps %d", r.FIFO.Groups, r.FIFO.OutOfOrder, r.FIFO.Gaps)
@@ -209,6 +253,15 @@ func pctString(p *Percentiles) string {
 		return "n/a"
 	}
 	return fmt.Sprintf("p50 %.2fms p90 %.2fms p99 %.2fms max %.2fms", p.P50, p.P90, p.P99, p.Max)
+}
+
+func p99(p *Percentiles) float64 { return p.P99 }
+
+func met(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "NOT met"
 }
 
 func pctField(p *Percentiles, f func(*Percentiles) float64) string {

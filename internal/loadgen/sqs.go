@@ -174,8 +174,10 @@ func (q *sqsQueue) SendBatch(ctx context.Context, msgs []OutMsg) ([]error, error
 	entries := make([]types.SendMessageBatchRequestEntry, len(msgs))
 	for i, m := range msgs {
 		entries[i] = types.SendMessageBatchRequestEntry{Id: aws.String(strconv.Itoa(i)), MessageBody: aws.String(string(m.Body))}
-		if q.fifo {
+		if q.fifo || m.Group != "" { // on a standard queue, a group id names a fair-queue tenant
 			entries[i].MessageGroupId = aws.String(m.Group)
+		}
+		if q.fifo {
 			entries[i].MessageDeduplicationId = aws.String(m.DedupID)
 		}
 	}

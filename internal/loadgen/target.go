@@ -53,7 +53,7 @@ type Queue interface {
 // OutMsg is a message to send.
 type OutMsg struct {
 	Body    []byte
-	Group   string // FIFO message group
+	Group   string // FIFO message group; on a standard SQS queue, a fair-queue tenant
 	DedupID string // FIFO deduplication id
 }
 

@@ -90,3 +90,20 @@ func (t *tracker) final() (lost, unexpected int64) {
 	}
 	return lost, unexpected + t.alien.Load()
 }
+
+// sentBy returns how many ids producer p had accepted.
+func (t *tracker) sentBy(p int) int64 {
+	if p < 0 || p >= len(t.shards) {
+		return 0
+	}
+	s := &t.shards[p]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var n int64
+	for _, ok := range s.sent {
+		if ok {
+			n++
+		}
+	}
+	return n
+}
