@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -420,4 +421,92 @@ func TestEveryEngine(t *testing.T) {
 			require.Equal(t, "0", b.attr(t, url, "ApproximateNumberOfMessages"))
 		})
 	}
+}
+
+// TestHangingWorker delivers to an endpoint that never answers a first attempt: each attempt is
+// cut at the subscription's timeout and the message retried, no more than concurrency requests
+// are in flight, the goroutines do not grow with the messages waiting, and Close does not wait
+// for the hanging requests. Not parallel: it counts the process's goroutines.
+func TestHangingWorker(t *testing.T) {
+	b := setup(t, nil)
+	url := b.createQueue(t, "jobs", nil)
+	const n, concurrency, timeout = 100, 4, 500 * time.Millisecond
+	var (
+		peak     peakCounter
+		gmax     atomic.Int64
+		mu       sync.Mutex
+		cut      []time.Duration         // how long each cut attempt lasted, seen from the endpoint
+		attempts = map[string][]string{} // message id → the receive counts of its attempts
+		stop     = make(chan struct{})
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		peak.enter()
+		defer peak.leave()
+		start := time.Now()
+		_, _ = io.ReadAll(r.Body) // then the server notices the client going away
+		if g := int64(runtime.NumGoroutine()); g > gmax.Load() {
+			gmax.Store(g) // racy maximum, good enough: a growth with n would be far above
+		}
+		id, count := r.Header.Get(push.HeaderMessageID), r.Header.Get(push.HeaderReceiveCount)
+		mu.Lock()
+		attempts[id] = append(attempts[id], count)
+		mu.Unlock()
+		if count != "1" {
+			return // a retry is answered at once
+		}
+		select {
+		case <-r.Context().Done():
+			mu.Lock()
+			cut = append(cut, time.Since(start))
+			mu.Unlock()
+		case <-stop:
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(stop) }) // before srv.Close, which waits for the handlers
+	for i := range n {
+		b.send(t, url, fmt.Sprint("m", i), "")
+	}
+	g0 := runtime.NumGoroutine()
+	_, err := b.mgr.Put(context.Background(), push.Subscription{Queue: "jobs", Endpoint: srv.URL, Rate: 1000, Burst: 1000,
+		Concurrency: concurrency, Timeout: push.Duration(timeout)})
+	require.NoError(t, err)
+
+	// Two rounds of attempts cut at the timeout; then, a second past the backoff, a retry.
+	waitFor(t, "two rounds of cut attempts", func() bool { return b.status(t, "jobs").Failed >= 2*concurrency }, nil)
+	var retried string
+	waitFor(t, "a retry", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for id, counts := range attempts {
+			if len(counts) == 2 {
+				retried = id
+				return true
+			}
+		}
+		return false
+	}, func() { b.clk.Advance(100 * time.Millisecond) })
+	mu.Lock()
+	require.Equal(t, []string{"1", "2"}, attempts[retried], "the message of a cut attempt is received again")
+	require.GreaterOrEqual(t, len(cut), 2*concurrency)
+	for _, d := range cut {
+		require.InDelta(t, float64(timeout), float64(d), float64(200*time.Millisecond), "each attempt is cut at the timeout (%v)", d)
+	}
+	mu.Unlock()
+	require.Contains(t, b.status(t, "jobs").LastError, "deadline exceeded")
+	require.Eventually(t, func() bool { return b.status(t, "jobs").Delivered >= 1 }, 10*time.Second, time.Millisecond)
+
+	// Requests in flight never exceed the concurrency, and the goroutines stay bounded by it,
+	// whatever the number of messages waiting.
+	require.Equal(t, int64(concurrency), peak.peak.Load())
+	require.Less(t, int(gmax.Load())-g0, 10*concurrency, "goroutines: %d before, %d at most", g0, gmax.Load())
+	require.Less(t, 10*concurrency, n)
+	t.Logf("goroutines: %d before, %d at most while delivering", g0, gmax.Load())
+
+	// Close while requests hang: it does not wait for their timeout.
+	waitFor(t, "fresh hanging requests", func() bool { return peak.cur.Load() == concurrency }, nil)
+	start := time.Now()
+	b.mgr.Close()
+	require.Less(t, time.Since(start), timeout/2, "Close returns promptly")
+	waitFor(t, "the endpoint to see the requests end", func() bool { return peak.cur.Load() == 0 }, nil)
 }
