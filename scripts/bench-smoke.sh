@@ -30,6 +30,8 @@ bench "${sqs[@]}" --messages 5000 --drain-rate 5000 --chart "$tmp/burst.svg" bur
 bench "${sqs[@]}" --duration 2s --producers 1 single
 bench "${sqs[@]}" --duration 2s fifo
 bench "${sqs[@]}" --duration 2s wake
+bench "${sqs[@]}" --duration 1s --tenants 2 --noisy-rate 400 --quiet-rate 20 --drain-rate 300 --chart "$tmp/fair.svg" --json "$tmp/fair.json" fair
+bench "${sqs[@]}" --messages 3000 --push-rate 1000 --chart "$tmp/push.svg" --json "$tmp/push.json" push
 bench --target null --duration 2s pipeline
 for peer in rabbitmq nats; do
   bench --target "$peer" --duration 2s pipeline
@@ -38,4 +40,8 @@ done
 bench "${sqs[@]}" --target-b null --ab --rounds 2 --duration 1s pipeline
 grep -q '"lost": 0' "$tmp/pipeline.json"
 grep -q '<polyline' "$tmp/burst.svg"
+grep -q '<polyline' "$tmp/fair.svg"
+grep -q '<polyline' "$tmp/push.svg"
+grep -q '"lost": 0' "$tmp/fair.json"
+grep -q '"lost": 0' "$tmp/push.json"
 echo "bench-smoke: ok"

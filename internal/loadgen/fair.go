@@ -63,6 +63,7 @@ type FairPhase struct {
 	Unexpected int64            `json:"unexpected"`
 	Errors     map[string]int64 `json:"errors"`
 	ServerCPU  *float64         `json:"server_cpu_us_per_msg"`
+	ClientCPU  *float64         `json:"client_cpu_us_per_msg"`
 	// Dwell over time: p99 by the second (a tenth of the window) the messages were sent in.
 	OverTime []DwellPoint `json:"dwell_over_time"`
 }
@@ -128,7 +129,8 @@ func runFair(ctx context.Context, t Target, cfg Config, r *Result) error {
 	}
 	r.Lost, r.Duplicates, r.Unexpected = &lost, &dups, &unexpected
 	idle, off, on := &fr.Phases[0], &fr.Phases[1], &fr.Phases[2]
-	r.SendRate, r.DeleteRate, r.ServerCPUPerMsgUs = on.SendRate, on.RecvRate, on.ServerCPU
+	// The top-level rates and CPU are those of the phase with fairness on.
+	r.SendRate, r.DeleteRate, r.ServerCPUPerMsgUs, r.ClientCPUPerMsgUs = on.SendRate, on.RecvRate, on.ServerCPU, on.ClientCPU
 	for i, td := range on.Tenants {
 		if td.Noisy || td.Dwell == nil {
 			continue
@@ -193,7 +195,7 @@ func runFairPhase(ctx context.Context, t Target, cfg Config, ph fairPhase) (*Fai
 	p := &FairPhase{Name: ph.name, NoisyTenant: ph.noisy, GroupIDs: ph.groupIDs, WindowSec: pr.WindowSec,
 		Sent: pr.Sent, Received: pr.Received, SendRate: pr.SendRate, RecvRate: pr.DeleteRate,
 		Lost: *pr.Lost, Duplicates: *pr.Duplicates, Unexpected: *pr.Unexpected, Errors: pr.Errors,
-		ServerCPU: pr.ServerCPUPerMsgUs}
+		ServerCPU: pr.ServerCPUPerMsgUs, ClientCPU: pr.ClientCPUPerMsgUs}
 	sent := map[int]int64{}
 	for i, k := range tenants {
 		sent[k] += track.sentBy(i)
