@@ -187,6 +187,9 @@ func runPushBurst(ctx context.Context, cfg Config, f *flow, ep *pushEndpoint, ad
 		title := fmt.Sprintf("push: burst of %d messages on %s (%s), subscription rate %.0f/s, concurrency %d: accepted %.0f msg/s, delivered %.0f msg/s",
 			cfg.Messages, r.Target, r.Endpoint, cfg.PushRate, cfg.PushConcurrency, p.AcceptRate, p.DeliveryRate)
 		c := depthChart(title, "delivery rate (endpoint)", samples)
+		// The spike's accept rate is ten times the delivery rate or more: a log scale keeps both
+		// readable (a zero rate is drawn at the bottom).
+		c.right.log, c.right.label = true, "rate (msg/s, log scale)"
 		if n := len(samples); n > 0 {
 			c.series = append(c.series, chartSeries{name: "subscription rate", color: "#999", dashed: true, onRight: true,
 				points: [][2]float64{{0, cfg.PushRate}, {samples[n-1].T, cfg.PushRate}}})
