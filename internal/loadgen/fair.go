@@ -173,8 +173,13 @@ func runFairPhase(ctx context.Context, t Target, cfg Config, ph fairPhase) (*Fai
 			tenants, pace = append(tenants, 0), append(pace, noisy)
 		}
 	}
+	// Quiet tenants are independent: their batches are spread evenly over a batch interval,
+	// not sent all at the same instant.
+	every := float64(cfg.Batch) / cfg.QuietRate * float64(time.Second)
 	for k := 1; k <= cfg.Tenants; k++ {
-		tenants, pace = append(tenants, k), append(pace, newRateLimiter(cfg.QuietRate))
+		l := newRateLimiter(cfg.QuietRate)
+		l.next = time.Now().Add(time.Duration(every * float64(k-1) / float64(cfg.Tenants)))
+		tenants, pace = append(tenants, k), append(pace, l)
 	}
 	pcfg := cfg
 	pcfg.Producers = len(tenants)
