@@ -61,7 +61,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Groups, "groups", 0, "fifo: message groups (default 8)")
 	fs.DurationVar(&cfg.Wait, "wait", 0, "consumers' long-poll wait (default 2s)")
 	fs.DurationVar(&cfg.Visibility, "visibility", 0, "visibility timeout of the run's queue: redelivers what a retried receive stranded (default 30s)")
-	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 0, "bound on the final drain (default 2 x visibility + 10s)")
+	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 0, "bound on the final drain (default 2 x visibility + 10s; push: plus 2 x messages / push-rate)")
 	pidA := fs.String("server-pid", "", "pid of target A's server, or `PID,PID,...` of its nodes: report their CPU per message")
 	pidB := fs.String("server-pid-b", "", "pid(s) of target B's server")
 	fs.StringVar(&cfg.Chart, "chart", "", "burst, fair, push: SVG chart `FILE`, empty for none (default SCENARIO.svg)")

@@ -35,3 +35,20 @@ func TestBenchUnknownScenario(t *testing.T) {
 	require.Equal(t, 1, code)
 	require.Contains(t, stderr.String(), "unknown scenario")
 }
+
+// TestBenchHelpNamesScenarios checks that --help names every scenario and the flags of fair and
+// push, and that both refuse a target that is not an SQS endpoint.
+func TestBenchHelpNamesScenarios(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"bench", "--help"}, &stdout, &stderr, func(string) string { return "" })
+	require.Equal(t, 0, code, stderr.String())
+	for _, want := range []string{"pipeline, burst, single, fifo, wake, fair, push", "-noisy-rate", "-quiet-rate", "-tenants", "-push-rate", "-push-concurrency"} {
+		require.Contains(t, stderr.String(), want)
+	}
+	for _, sc := range []string{"fair", "push"} {
+		stderr.Reset()
+		code = run(context.Background(), []string{"bench", "--target", "null", "--chart", "", sc}, &stdout, &stderr, func(string) string { return "" })
+		require.Equal(t, 1, code)
+		require.Contains(t, stderr.String(), "needs an sqs=URL target")
+	}
+}
