@@ -190,3 +190,89 @@ func TestClusterLeaderDispatches(t *testing.T) {
 	require.False(t, st.Standby)
 	require.Positive(t, st.Delivered)
 }
+
+// fakeLeader is an engine.Leader whose lead the test moves.
+type fakeLeader struct{ atomic.Bool }
+
+func (l *fakeLeader) Leading() bool { return l.Load() }
+
+// TestReloadFollowsStoreAndLead runs two Managers on one Service, as two nodes sharing an
+// engine, with a lead the test moves and a fake clock: changes made through the node that does
+// not lead reach the leader at its next reload, and when the lead moves the other node takes
+// the dispatching over.
+func TestReloadFollowsStoreAndLead(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	var leadA, leadB fakeLeader
+	leadA.Store(true)
+	var sentA, sentB atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	newMgr := func(l *fakeLeader, sent *atomic.Int64) *push.Manager {
+		m := push.New(push.Options{Service: b.svc, Account: account, Region: "us-east-1", Clock: b.clk,
+			Client: &http.Client{Transport: countingTransport{sent}}, Leader: l, ReloadEvery: time.Second})
+		require.NoError(t, m.Start(ctx))
+		return m
+	}
+	a, o := newMgr(&leadA, &sentA), newMgr(&leadB, &sentB)
+	t.Cleanup(func() {
+		cancel()
+		a.Close()
+		o.Close()
+	})
+	tick := func() { b.clk.Advance(time.Second) }
+	url := b.createQueue(t, "jobs", nil)
+	srv1, got1 := worker(t, ok)
+	srv2, got2 := worker(t, ok)
+	list := func(m *push.Manager) []push.Status { return m.List() }
+
+	// Set through the node that does not lead: stored there, delivered by the leader from its
+	// next reload on, not before.
+	b.send(t, url, "m1", "")
+	_, err := o.Put(ctx, push.Subscription{Queue: "jobs", Endpoint: srv1.URL, Rate: 100})
+	require.NoError(t, err)
+	require.Len(t, list(o), 1)
+	require.True(t, list(o)[0].Standby)
+	require.Empty(t, list(a), "not read before the reload")
+	waitFor(t, "the leader to deliver m1", func() bool { return len(got1()) == 1 }, tick)
+	require.False(t, list(a)[0].Standby)
+
+	// Changed through the other node: the leader follows.
+	_, err = o.Put(ctx, push.Subscription{Queue: "jobs", Endpoint: srv2.URL, Rate: 100})
+	require.NoError(t, err)
+	waitFor(t, "the leader to read the new endpoint", func() bool { return list(a)[0].Endpoint == srv2.URL }, tick)
+	b.send(t, url, "m2", "")
+	waitFor(t, "m2 at the new endpoint", func() bool { return len(got2()) == 1 }, tick)
+
+	// Paused through the other node: the leader stops.
+	_, err = o.SetPaused(ctx, "jobs", true)
+	require.NoError(t, err)
+	waitFor(t, "the leader to pause", func() bool { return list(a)[0].Paused }, tick)
+	b.send(t, url, "m3", "")
+	tick()
+	require.Equal(t, "1", b.attr(t, url, "ApproximateNumberOfMessages"), "nobody delivers a paused subscription")
+	require.Zero(t, sentB.Load(), "the node that does not lead sends nothing")
+
+	// The lead moves (after both reloads of that tick: nothing else waits on the clock now),
+	// and the subscription is resumed through the former leader, which has not yet reloaded:
+	// the new leader delivers, the former one stands by.
+	waitFor(t, "both reloads", func() bool { return b.clk.Waiters() == 2 }, nil)
+	leadA.Store(false)
+	leadB.Store(true)
+	_, err = a.SetPaused(ctx, "jobs", false)
+	require.NoError(t, err)
+	// Its dispatcher asks the engine before it receives: it sends nothing, even before it
+	// learns of the move at its next reload. (Nothing here needs the clock: real time.)
+	require.Never(t, func() bool { return sentA.Load() > 2 }, 100*time.Millisecond, time.Millisecond, "the former leader sends nothing")
+	waitFor(t, "the new leader to deliver m3", func() bool { return len(got2()) == 2 }, tick)
+	require.Equal(t, "m3", got2()[1].body)
+	require.Positive(t, sentB.Load())
+	require.Equal(t, int64(2), sentA.Load(), "the former leader sent m1 and m2 only")
+	waitFor(t, "the former leader to stand by", func() bool { return list(a)[0].Standby }, tick)
+
+	// Deleted through the node that stands by: the leader stops and forgets it.
+	require.NoError(t, a.Delete(ctx, "jobs"))
+	waitFor(t, "the leader to forget the subscription", func() bool { return len(list(o)) == 0 }, tick)
+	b.send(t, url, "m4", "")
+	tick()
+	require.Equal(t, "1", b.attr(t, url, "ApproximateNumberOfMessages"))
+}

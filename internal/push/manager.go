@@ -235,7 +235,7 @@ func (m *Manager) reloadLocked(ctx context.Context) error {
 	m.mu.Unlock()
 	for name, sub := range subs {
 		r := cur[name]
-		if r == nil || r.d.sub != *sub || r.dispatching() != (leading && !sub.Paused) {
+		if r == nil || r.d.sub != *sub || r.dispatching() != (leading && !sub.Paused) || r.d.standby == leading {
 			m.run(sub)
 		}
 	}
