@@ -169,8 +169,11 @@ func pushCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		fmt.Fprintln(tw, "QUEUE\tENDPOINT\tRATE\tNOW\tCONC\tIN FLIGHT\tDELIVERED\tFAILED\tSTATE")
 		for _, st := range l.Subscriptions {
 			state := "active"
-			if st.Paused {
+			switch {
+			case st.Paused:
 				state = "paused"
+			case st.Standby:
+				state = "standby" // another node leads and delivers
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%g\t%.3g\t%d\t%d\t%d\t%d\t%s\n", st.Queue, st.Endpoint, st.Rate, st.CurrentRate,
 				st.Concurrency, st.InFlight, st.Delivered, st.Failed, state)
