@@ -189,6 +189,7 @@ func TestScenariosOnSluice(t *testing.T) {
 	t.Run("push", func(t *testing.T) {
 		cfg := smallConfig(t, "push", target)
 		cfg.Messages, cfg.PushRate, cfg.PushConcurrency = 2000, 1000, 10
+		cfg.ServerPIDs = []int{os.Getpid()} // the server is in this process
 		cfg.Chart = filepath.Join(t.TempDir(), "push.svg")
 		r, err := Run(ctx, cfg)
 		require.NoError(t, err)
@@ -206,6 +207,8 @@ func TestScenariosOnSluice(t *testing.T) {
 		require.Positive(t, p.DeliveryRate)
 		require.Positive(t, p.PeakDepth)
 		require.NotEmpty(t, p.Samples)
+		require.NotNil(t, p.SpikeCPU)
+		require.NotNil(t, p.DrainCPU, "the burst of 1,000 tokens leaves 1,000 messages for the drain")
 		svg, err := os.ReadFile(cfg.Chart)
 		require.NoError(t, err)
 		require.Contains(t, string(svg), "delivery rate")

@@ -40,10 +40,30 @@ type Push struct {
 	Deliveries int64 `json:"deliveries"`
 	Delivered  int64 `json:"delivered"`
 	// Server* are the subscription's own counts (admin API) at the end.
-	ServerDelivered int64    `json:"server_delivered"`
-	ServerFailed    int64    `json:"server_failed"`
-	Chart           string   `json:"chart,omitempty"`
-	Samples         []Sample `json:"samples"`
+	ServerDelivered int64 `json:"server_delivered"`
+	ServerFailed    int64 `json:"server_failed"`
+	// CPU per message in two windows: the spike (per message sent; deliveries run meanwhile)
+	// and the drain after it (per message delivered then). Nil without --server-pid.
+	SpikeCPU *CPUPerMsg `json:"spike_cpu_us_per_msg,omitempty"`
+	DrainCPU *CPUPerMsg `json:"drain_cpu_us_per_msg,omitempty"`
+	Chart    string     `json:"chart,omitempty"`
+	Samples  []Sample   `json:"samples"`
+}
+
+// CPUPerMsg is µs of CPU per message of one window, of the server and of the load generator.
+type CPUPerMsg struct {
+	Server *float64 `json:"server"`
+	Client *float64 `json:"client"`
+}
+
+// cpuWindow measures one window with cpuMeter.
+func cpuWindow(m *cpuMeter, msgs float64) *CPUPerMsg {
+	var w Result
+	m.stop(msgs, &w)
+	if w.ServerCPUPerMsgUs == nil {
+		return nil
+	}
+	return &CPUPerMsg{Server: w.ServerCPUPerMsgUs, Client: w.ClientCPUPerMsgUs}
 }
 
 // RateSpread summarises per-second rates.
@@ -133,8 +153,11 @@ func runPushBurst(ctx context.Context, cfg Config, f *flow, ep *pushEndpoint, ad
 	}
 	pwg.Wait()
 	spike := time.Since(start)
+	spikeCPU := cpuWindow(cpu, float64(f.sent.Load()))
+	drainCPU, deliveredBefore := startCPU(cfg.ServerPIDs), f.deleted.Load()
 	drained := f.waitDrained(ctx, start)
 	samples := sampler.stop()
+	drainCost := cpuWindow(drainCPU, float64(f.deleted.Load()-deliveredBefore))
 	cpu.stop(float64(f.sent.Load()), r)
 	if err := ctx.Err(); err != nil {
 		return err
@@ -163,7 +186,8 @@ func runPushBurst(ctx context.Context, cfg Config, f *flow, ep *pushEndpoint, ad
 
 	p := &Push{Rate: cfg.PushRate, Concurrency: cfg.PushConcurrency, Endpoint: ep.url, AcceptRate: r.SendRate,
 		SpikeSec: spike.Seconds(), Drained: drained, Deliveries: r.Received, Delivered: r.Deleted,
-		ServerDelivered: status.Delivered, ServerFailed: status.Failed, Samples: samples}
+		ServerDelivered: status.Delivered, ServerFailed: status.Failed, SpikeCPU: spikeCPU, DrainCPU: drainCost,
+		Samples: samples}
 	for _, s := range samples {
 		p.PeakDepth = max(p.PeakDepth, s.Depth)
 	}

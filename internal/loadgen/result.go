@@ -218,6 +218,9 @@ func (r *Result) Summary() string {
 			if !p.Drained {
 				b.WriteString(" (not drained: timed out)")
 			}
+			if p.SpikeCPU != nil && p.DrainCPU != nil {
+				fmt.Fprintf(&b, ", server CPU spike %s µs/msg sent, drain %s µs/msg delivered", optFloat(p.SpikeCPU.Server), optFloat(p.DrainCPU.Server))
+			}
 		}
 	}
 	if r.FIFO != nil {
