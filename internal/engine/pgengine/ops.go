@@ -329,11 +329,13 @@ func (e *Engine) MessageReceive(ctx context.Context, p *engine.MessageReceivePar
 		dlqID, dlqMax, dlqArn, dlqReset = &id, dl.MaxReceiveCount, dl.SourceArn, dl.ResetSentAt
 	}
 	var res *engine.MessageReceiveResult
+	counted := -1
+	maxInFlight, expire := e.gate.plan(p)
 	err = e.run(ctx, func() error {
 		res = &engine.MessageReceiveResult{}
-		rows, err := e.pool.Query(ctx, "SELECT * FROM message_receive($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-			int64(p.QueueID), ms(p.Now), p.Max, ms(p.VisibleAt), ms(p.RetentionCutoff), p.MaxInFlight,
-			p.AttemptID, ms(p.AttemptUntil), dlqID, dlqMax, dlqArn, dlqReset)
+		rows, err := e.pool.Query(ctx, "SELECT * FROM message_receive($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+			int64(p.QueueID), ms(p.Now), p.Max, ms(p.VisibleAt), ms(p.RetentionCutoff), maxInFlight,
+			p.AttemptID, ms(p.AttemptUntil), dlqID, dlqMax, dlqArn, dlqReset, expire)
 		if err != nil {
 			return err
 		}
@@ -341,17 +343,18 @@ func (e *Engine) MessageReceive(ctx context.Context, p *engine.MessageReceivePar
 		for rows.Next() {
 			var (
 				seq, token, firstRecv, sentAt, next *int64
-				count, dead                         *int32
+				count, dead, inFlight               *int32
 				id, body, sender, group, dedup, arn *string
 				attrs, sys                          []byte
 			)
 			if err := rows.Scan(&seq, &token, &count, &firstRecv, &id, &body, &attrs, &sys, &sender, &sentAt,
-				&group, &dedup, &arn, &dead, &next); err != nil {
+				&group, &dedup, &arn, &dead, &next, &inFlight); err != nil {
 				return err
 			}
 			if seq == nil {
 				res.DeadLettered = int(*dead)
 				res.NextVisibleAt = fromMS(*next)
+				counted = int(*inFlight)
 				continue
 			}
 			m := &engine.Message{ID: *id, Body: *body, SenderID: *sender, SentAt: fromMS(*sentAt), GroupID: *group,
@@ -372,8 +375,11 @@ func (e *Engine) MessageReceive(ctx context.Context, p *engine.MessageReceivePar
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("receiving: %w", err)
+		err = fmt.Errorf("receiving: %w", err)
+		e.gate.done(p, expire, counted, 0, err)
+		return nil, err
 	}
+	e.gate.done(p, expire, counted, len(res.Messages), nil)
 	if res.DeadLettered > 0 {
 		e.notify.add(p.DeadLetter.QueueID)
 	}

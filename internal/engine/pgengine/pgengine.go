@@ -78,6 +78,7 @@ type Engine struct {
 	notify  *notifier
 	watch   *watcher
 	leading leader
+	gate    queueGate
 }
 
 var (

@@ -106,7 +106,7 @@ func (b *sqlBundle) receive(t *testing.T, conn *pgx.Conn, q, now int64, max int,
 		dlqID = &dlq
 	}
 	rows, err := conn.Query(b.ctx, `SELECT seq, token, receive_count, body, dead_lettered, next_visible_at
-		FROM message_receive($1, $2, $3, $4, 0, 0, '', 0, $5, $6, 'arn:src', false)`, q, now, max, vis, dlqID, maxCount)
+		FROM message_receive($1, $2, $3, $4, 0, 0, '', 0, $5, $6, 'arn:src', false, false)`, q, now, max, vis, dlqID, maxCount)
 	require.NoError(t, err)
 	r := &received{}
 	for rows.Next() {
@@ -366,4 +366,61 @@ func TestSQLFairRanks(t *testing.T) {
 	b.send(t, b.conn, q, t0+1, "b", nil, "b3")
 	r = b.receive(t, b.conn, q, t0+1, 10, t0+30_000, 0, 0)
 	require.Equal(t, []string{"a5", "b3", "a6"}, r.bodies)
+}
+
+// TestSQLReceiveInFlightAndExpiry calls message_receive with its two optional checks: the
+// in-flight count (returned, and SL004 at the limit) and expiry of the queue's old messages.
+func TestSQLReceiveInFlightAndExpiry(t *testing.T) {
+	t.Parallel()
+	b := sqlSetup(t)
+	q := b.createQueue(t, "q", false)
+	b.send(t, b.conn, q, t0, "", nil, "old-1", "old-2", "old-3")
+	b.send(t, b.conn, q, t0+20_000, "", nil, "new-1", "new-2")
+	// recv returns the bodies taken and the in_flight column of the status row.
+	recv := func(now int64, max, maxInFlight int, cutoff int64, expire bool) ([]string, int32, error) {
+		rows, err := b.conn.Query(b.ctx, `SELECT body, in_flight
+			FROM message_receive($1, $2, $3, $4, $5, $6, '', 0, NULL, 0, '', false, $7)`,
+			q, now, max, now+3_600_000, cutoff, maxInFlight, expire)
+		require.NoError(t, err)
+		var bodies []string
+		var inFlight int32
+		for rows.Next() {
+			var body *string
+			var n *int32
+			require.NoError(t, rows.Scan(&body, &n))
+			if body == nil {
+				inFlight = *n
+				continue
+			}
+			bodies = append(bodies, *body)
+		}
+		return bodies, inFlight, rows.Err()
+	}
+
+	got, inFlight, err := recv(t0+21_000, 1, 0, 0, false)
+	require.NoError(t, err)
+	require.Equal(t, []string{"old-1"}, got)
+	require.Equal(t, int32(-1), inFlight, "not counted unless asked")
+
+	got, inFlight, err = recv(t0+21_000, 1, 5, 0, false)
+	require.NoError(t, err)
+	require.Equal(t, []string{"old-2"}, got)
+	require.Equal(t, int32(1), inFlight, "the count before this receive's own")
+
+	_, _, err = recv(t0+21_000, 1, 2, 0, false)
+	var pe *pgconn.PgError
+	require.ErrorAs(t, err, &pe)
+	require.Equal(t, "SL004", pe.Code, "two in flight: the limit of two is reached")
+
+	// Past retention: without expiry the in-flight old messages stay, the visible one met by
+	// the receive is deleted rather than delivered.
+	got, _, err = recv(t0+25_000, 10, 0, t0+10_000, false)
+	require.NoError(t, err)
+	require.Equal(t, []string{"new-1", "new-2"}, got)
+	require.Equal(t, [3]int64{0, 4, 0}, b.stats(t, "q", t0+25_000), "old-1 and old-2 are still in flight")
+
+	got, _, err = recv(t0+25_000, 10, 0, t0+10_000, true)
+	require.NoError(t, err)
+	require.Empty(t, got)
+	require.Equal(t, [3]int64{0, 2, 0}, b.stats(t, "q", t0+25_000), "expiry removed the old in-flight messages")
 }
