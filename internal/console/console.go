@@ -339,29 +339,33 @@ func (c *Console) account(r *http.Request) (string, bool) {
 	return a, accountRE.MatchString(a)
 }
 
-func (c *Console) list(w http.ResponseWriter, r *http.Request) {
+// accountRows lists the queues of the request's account. On a bad account
+// or a service error it writes the error response and returns false.
+func (c *Console) accountRows(w http.ResponseWriter, r *http.Request) (string, []QueueRow, bool) {
 	account, ok := c.account(r)
 	if !ok {
 		c.fail(w, r, http.StatusBadRequest, "The account must be 12 digits.")
-		return
+		return "", nil, false
 	}
 	rows, err := c.rows(r, account)
 	if err != nil {
 		c.serviceError(w, r, err)
+		return "", nil, false
+	}
+	return account, rows, true
+}
+
+func (c *Console) list(w http.ResponseWriter, r *http.Request) {
+	account, rows, ok := c.accountRows(w, r)
+	if !ok {
 		return
 	}
 	c.render(w, "list.html", map[string]any{"Title": "Queues", "Account": account, "Rows": rows, "CSRF": c.csrfToken(w, r)})
 }
 
 func (c *Console) apiQueues(w http.ResponseWriter, r *http.Request) {
-	account, ok := c.account(r)
+	_, rows, ok := c.accountRows(w, r)
 	if !ok {
-		c.fail(w, r, http.StatusBadRequest, "The account must be 12 digits.")
-		return
-	}
-	rows, err := c.rows(r, account)
-	if err != nil {
-		c.serviceError(w, r, err)
 		return
 	}
 	if rows == nil {
@@ -381,10 +385,19 @@ type PeekedMessage struct {
 	Attributes   map[string]string `json:"attributes,omitempty"`
 }
 
-func (c *Console) peek(r *http.Request, t target, max int) ([]PeekedMessage, error) {
+// peek reads up to the request's "max" (default 10) messages of t without
+// receiving them. On a bad max or a service error it writes the error
+// response and returns false.
+func (c *Console) peek(w http.ResponseWriter, r *http.Request, t target) ([]PeekedMessage, bool) {
+	max, ok := peekMax(r, 10)
+	if !ok {
+		c.fail(w, r, http.StatusBadRequest, fmt.Sprintf("max must be between 1 and %d.", queue.MaxPeek))
+		return nil, false
+	}
 	ms, err := c.o.Service.PeekMessages(r.Context(), c.caller(r, t.Account), t.url(), max)
 	if err != nil {
-		return nil, err
+		c.serviceError(w, r, err)
+		return nil, false
 	}
 	out := make([]PeekedMessage, len(ms))
 	for i, m := range ms {
@@ -401,7 +414,7 @@ func (c *Console) peek(r *http.Request, t target, max int) ([]PeekedMessage, err
 			}
 		}
 	}
-	return out, nil
+	return out, true
 }
 
 func peekMax(r *http.Request, def int) (int, bool) {
@@ -418,21 +431,25 @@ func (c *Console) apiPeek(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	max, ok := peekMax(r, 10)
+	ms, ok := c.peek(w, r, t)
 	if !ok {
-		c.fail(w, r, http.StatusBadRequest, fmt.Sprintf("max must be between 1 and %d.", queue.MaxPeek))
-		return
-	}
-	ms, err := c.peek(r, t, max)
-	if err != nil {
-		c.serviceError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, ms)
 }
 
-// attr is one queue attribute for display.
+// attr is one queue attribute (or tag) for display.
 type attr struct{ Name, Value string }
+
+// sortedAttrs lists m by name.
+func sortedAttrs(m map[string]string) []attr {
+	var list []attr
+	for k, v := range m {
+		list = append(list, attr{k, v})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	return list
+}
 
 func (c *Console) queuePage(w http.ResponseWriter, r *http.Request) {
 	t, ok := c.target(w, r)
@@ -446,21 +463,11 @@ func (c *Console) queuePage(w http.ResponseWriter, r *http.Request) {
 		c.serviceError(w, r, err)
 		return
 	}
-	var list []attr
-	for k, v := range attrs.Attributes {
-		list = append(list, attr{k, v})
-	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
 	tags, err := c.o.Service.ListQueueTags(ctx, cl, &queue.QueueUrlInput{QueueUrl: t.url()})
 	if err != nil {
 		c.serviceError(w, r, err)
 		return
 	}
-	var tagList []attr
-	for k, v := range tags.Tags {
-		tagList = append(tagList, attr{k, v})
-	}
-	sort.Slice(tagList, func(i, j int) bool { return tagList[i].Name < tagList[j].Name })
 	sources, err := c.o.Service.ListDeadLetterSourceQueues(ctx, cl, &queue.ListDeadLetterSourceQueuesInput{QueueUrl: t.url()})
 	if err != nil {
 		c.serviceError(w, r, err)
@@ -475,7 +482,7 @@ func (c *Console) queuePage(w http.ResponseWriter, r *http.Request) {
 		tasks = &queue.ListMessageMoveTasksOutput{} // not a dead-letter queue
 	}
 	data := map[string]any{
-		"Title": t.Name, "Q": t, "Attrs": list, "Tags": tagList, "Sources": sourceNames, "Tasks": tasks.Results,
+		"Title": t.Name, "Q": t, "Attrs": sortedAttrs(attrs.Attributes), "Tags": sortedAttrs(tags.Tags), "Sources": sourceNames, "Tasks": tasks.Results,
 		"FIFO": attrs.Attributes["FifoQueue"] == "true", "Redrive": attrs.Attributes["RedrivePolicy"],
 		"CSRF": c.csrfToken(w, r), "Flash": c.flash[r.URL.Query().Get("done")],
 		"Interval": 5000,
@@ -484,14 +491,8 @@ func (c *Console) queuePage(w http.ResponseWriter, r *http.Request) {
 		data["Interval"] = c.o.History.Interval().Milliseconds()
 	}
 	if r.URL.Query().Has("peek") {
-		max, ok := peekMax(r, 10)
+		ms, ok := c.peek(w, r, t)
 		if !ok {
-			c.fail(w, r, http.StatusBadRequest, fmt.Sprintf("max must be between 1 and %d.", queue.MaxPeek))
-			return
-		}
-		ms, err := c.peek(r, t, max)
-		if err != nil {
-			c.serviceError(w, r, err)
 			return
 		}
 		data["Peeked"] = ms
