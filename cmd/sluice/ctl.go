@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -246,17 +247,15 @@ type peekedMessage struct {
 	Attributes   map[string]string `json:"attributes"`
 }
 
-// peekAPI calls the console's peek API for the queue at URL u.
-func (c *ctl) peekAPI(ctx context.Context, u string, n int) ([]peekedMessage, error) {
-	qu, err := url.Parse(u)
+// do sends an HTTP request with a JSON body (nil for none) to the console or admin API,
+// authenticated as the ctl's token or user, and returns the response with its body read up
+// to limit bytes (and closed).
+func (c *ctl) do(ctx context.Context, method, u string, body []byte, limit int64) (*http.Response, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("queue URL %q: %w", u, err)
+		return nil, nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
-		fmt.Sprintf("%s/console/api/queues%s/peek?max=%d", c.consoleURL, qu.EscapedPath(), n), nil)
-	if err != nil {
-		return nil, fmt.Errorf("peeking: %w", err)
-	}
+	req.Header.Set("Content-Type", "application/json")
 	if c.token != "" {
 		req.SetBasicAuth("sluice", c.token)
 	} else {
@@ -264,10 +263,24 @@ func (c *ctl) peekAPI(ctx context.Context, u string, n int) ([]peekedMessage, er
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("peeking: %w", err)
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 256<<20))
+	out, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the answer: %w", err)
+	}
+	return resp, out, nil
+}
+
+// peekAPI calls the console's peek API for the queue at URL u.
+func (c *ctl) peekAPI(ctx context.Context, u string, n int) ([]peekedMessage, error) {
+	qu, err := url.Parse(u)
+	if err != nil {
+		return nil, fmt.Errorf("queue URL %q: %w", u, err)
+	}
+	resp, body, err := c.do(ctx, http.MethodGet,
+		fmt.Sprintf("%s/console/api/queues%s/peek?max=%d", c.consoleURL, qu.EscapedPath(), n), nil, 256<<20)
 	if err != nil {
 		return nil, fmt.Errorf("peeking: %w", err)
 	}

@@ -130,24 +130,9 @@ func pushCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		}
 		body = b
 	}
-	req, err := http.NewRequestWithContext(ctx, method, base+path, bytes.NewReader(body))
+	resp, out, err := c.do(ctx, method, base+path, body, 16<<20)
 	if err != nil {
 		return fmt.Errorf("push %s: %w", sub, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if c.token != "" {
-		req.SetBasicAuth("sluice", c.token)
-	} else {
-		req.SetBasicAuth(c.user, c.pass)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("push %s: %w", sub, err)
-	}
-	defer resp.Body.Close()
-	out, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("push %s: reading the answer: %w", sub, err)
 	}
 	if resp.StatusCode >= 300 {
 		var e struct{ Error string }
