@@ -900,8 +900,9 @@ func (e *Engine) MessageReceive(ctx context.Context, p *engine.MessageReceivePar
 				continue
 			}
 			qs.idx.Receive(ent, now, vis, newToken())
-			taken = append(taken, ent.State())
-			b.States = append(b.States, QueueState{QueueID: qs.id, State: ent.State()})
+			st := ent.State()
+			taken = append(taken, st)
+			b.States = append(b.States, QueueState{QueueID: qs.id, State: st})
 			last = ent
 		}
 		if p.AttemptID != "" && len(taken) > 0 {
@@ -950,8 +951,9 @@ func (qs *queueState) retryAttempt(id string, now, vis int64, b *Batch) []msgind
 	out := make([]msgindex.State, 0, len(ents))
 	for _, ent := range ents {
 		qs.idx.SetVisibleAt(ent, vis)
-		out = append(out, ent.State())
-		b.States = append(b.States, QueueState{QueueID: qs.id, State: ent.State()})
+		st := ent.State()
+		out = append(out, st)
+		b.States = append(b.States, QueueState{QueueID: qs.id, State: st})
 	}
 	return out
 }
