@@ -69,6 +69,7 @@ func (e *Engine) QueueCreate(ctx context.Context, p *engine.QueueCreateParams) (
 		return nil, fmt.Errorf("creating queue %s: %w", p.Key.Name, err)
 	}
 	e.remember(res.Queue)
+	e.queues.put(res.Queue)
 	return res, nil
 }
 
@@ -79,6 +80,7 @@ func (e *Engine) QueueDelete(ctx context.Context, p *engine.QueueDeleteParams) e
 		return err
 	}
 	defer done()
+	e.queues.drop(p.Key)
 	err = e.run(ctx, func() error {
 		_, err := e.pool.Exec(ctx, "SELECT queue_delete($1, $2, $3)", p.Key.Account, p.Key.Name, ms(p.Now))
 		return err
@@ -86,6 +88,7 @@ func (e *Engine) QueueDelete(ctx context.Context, p *engine.QueueDeleteParams) e
 	if err != nil {
 		return fmt.Errorf("deleting queue %s: %w", p.Key.Name, err)
 	}
+	e.queues.drop(p.Key) // again: a QueueGet racing the delete may have cached it
 	return nil
 }
 
@@ -100,6 +103,9 @@ func (e *Engine) QueueGet(ctx context.Context, p *engine.QueueGetParams) (*engin
 		// PostgreSQL text holds neither NUL nor invalid UTF-8, so no queue has such a name.
 		return nil, fmt.Errorf("queue %q: %w", p.Key.Name, engine.ErrQueueNotFound)
 	}
+	if q := e.queues.get(p.Key); q != nil {
+		return q, nil
+	}
 	row := e.pool.QueryRow(ctx, `SELECT id, fifo, attributes, tags, created_at, modified_at FROM queues
 		WHERE account = $1 AND name = $2`, p.Key.Account, p.Key.Name)
 	q, err := scanQueue(row, p.Key)
@@ -110,6 +116,7 @@ func (e *Engine) QueueGet(ctx context.Context, p *engine.QueueGetParams) (*engin
 		return nil, fmt.Errorf("reading queue %s: %w", p.Key.Name, mapErr(err))
 	}
 	e.remember(q)
+	e.queues.put(q)
 	return q, nil
 }
 
@@ -155,6 +162,7 @@ func (e *Engine) QueueUpdate(ctx context.Context, p *engine.QueueUpdateParams) (
 	}
 	defer done()
 	var q *engine.Queue
+	e.queues.drop(p.Key)
 	err = e.run(ctx, func() error {
 		row := e.pool.QueryRow(ctx, "SELECT * FROM queue_update($1, $2, $3, $4, $5, $6, $7)",
 			p.Key.Account, p.Key.Name, ms(p.Now), nonNil(p.SetAttributes), p.RemoveAttributes, nonNil(p.SetTags), p.RemoveTags)
@@ -165,6 +173,7 @@ func (e *Engine) QueueUpdate(ctx context.Context, p *engine.QueueUpdateParams) (
 	if err != nil {
 		return nil, fmt.Errorf("updating queue %s: %w", p.Key.Name, err)
 	}
+	e.queues.put(q)
 	return q, nil
 }
 
@@ -302,7 +311,7 @@ func (e *Engine) MessageSend(ctx context.Context, p *engine.MessageSendParams) (
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("storing messages: %w", err)
+		return nil, fmt.Errorf("storing messages: %w", e.gone(p.QueueID, err))
 	}
 	if len(res.Entries) != n {
 		return nil, fmt.Errorf("storing messages: %d results for %d entries", len(res.Entries), n)
@@ -375,7 +384,7 @@ func (e *Engine) MessageReceive(ctx context.Context, p *engine.MessageReceivePar
 		return rows.Err()
 	})
 	if err != nil {
-		err = fmt.Errorf("receiving: %w", err)
+		err = fmt.Errorf("receiving: %w", e.gone(p.QueueID, err))
 		e.gate.done(p, expire, counted, 0, err)
 		return nil, err
 	}
@@ -426,7 +435,7 @@ func (e *Engine) MessageDelete(ctx context.Context, p *engine.MessageDeleteParam
 			int64(p.QueueID), ms(p.Now), qids, seqs, tokens, p.RequireInFlight).Scan(&st)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("deleting messages: %w", err)
+		return nil, fmt.Errorf("deleting messages: %w", e.gone(p.QueueID, err))
 	}
 	return statusErrors(st, len(p.Receipts))
 }
@@ -450,7 +459,7 @@ func (e *Engine) MessageChangeVisibility(ctx context.Context, p *engine.MessageC
 			int64(p.QueueID), ms(p.Now), qids, seqs, tokens, vis, p.RequireInFlight, p.MaxSinceReceive.Milliseconds()).Scan(&st)
 	})
 	if err != nil {
-		return nil, fmt.Errorf("changing visibility: %w", err)
+		return nil, fmt.Errorf("changing visibility: %w", e.gone(p.QueueID, err))
 	}
 	e.notify.add(p.QueueID)
 	return statusErrors(st, len(p.Entries))

@@ -24,6 +24,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"sluice/internal/clock"
 	"sluice/internal/engine"
 )
 
@@ -49,6 +50,11 @@ type Options struct {
 	LeaderRetry time.Duration
 	// NoBackground, for SQL-level tests, starts neither the listener nor the leader election.
 	NoBackground bool
+	// QueueCacheTTL is how long QueueGet may answer from memory (default 1 s; negative: never).
+	// Changes made through another node are seen after at most this long.
+	QueueCacheTTL time.Duration
+	// Clock times the queue cache (default: the real clock).
+	Clock clock.Clock
 }
 
 var schemaRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
@@ -79,6 +85,7 @@ type Engine struct {
 	watch   *watcher
 	leading leader
 	gate    queueGate
+	queues  queueCache
 }
 
 var (
@@ -105,6 +112,12 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 	if o.LeaderRetry <= 0 {
 		o.LeaderRetry = 2 * time.Second
 	}
+	if o.QueueCacheTTL == 0 {
+		o.QueueCacheTTL = time.Second
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
 	cfg, err := pgxpool.ParseConfig(o.URL)
 	if err != nil {
 		return nil, fmt.Errorf("parsing postgres url: %w", err)
@@ -121,7 +134,8 @@ func Open(ctx context.Context, o Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to postgres: %w", err)
 	}
-	e := &Engine{pool: pool, cfg: cfg, schema: o.Schema, log: o.Logger, opts: o, nodeID: newNodeID()}
+	e := &Engine{pool: pool, cfg: cfg, schema: o.Schema, log: o.Logger, opts: o, nodeID: newNodeID(),
+		queues: queueCache{ttl: o.QueueCacheTTL, clk: o.Clock}}
 	e.notify = newNotifier(e)
 	e.watch = newWatcher(e)
 	bgctx, cancel := context.WithCancel(context.Background())
