@@ -48,7 +48,9 @@ type Options struct {
 type Metrics struct {
 	o Options
 
-	sent, received, deleted, deadLettered, expired, emptyReceives, purges *prometheus.CounterVec
+	// counters count the events of each kind per queue (all but EventQueueDeleted, which
+	// deletes the queue's series).
+	counters map[queue.EventKind]*prometheus.CounterVec
 
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
@@ -78,14 +80,16 @@ func New(o Options) (*Metrics, error) {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, queueLabels)
 	}
 	m := &Metrics{
-		o:             o,
-		sent:          counter("sluice_messages_sent_total", "Messages stored by SendMessage and SendMessageBatch (deduplicated sends not counted)."),
-		received:      counter("sluice_messages_received_total", "Messages handed out by ReceiveMessage."),
-		deleted:       counter("sluice_messages_deleted_total", "Successful DeleteMessage and DeleteMessageBatch entries."),
-		deadLettered:  counter("sluice_messages_dead_lettered_total", "Messages moved to the queue's dead-letter queue after maxReceiveCount receives."),
-		expired:       counter("sluice_messages_expired_total", "Messages past the retention period removed by the retention sweeper."),
-		emptyReceives: counter("sluice_receives_empty_total", "ReceiveMessage calls that returned no message (after their long poll)."),
-		purges:        counter("sluice_queue_purges_total", "PurgeQueue calls that purged the queue."),
+		o: o,
+		counters: map[queue.EventKind]*prometheus.CounterVec{
+			queue.EventSent:         counter("sluice_messages_sent_total", "Messages stored by SendMessage and SendMessageBatch (deduplicated sends not counted)."),
+			queue.EventReceived:     counter("sluice_messages_received_total", "Messages handed out by ReceiveMessage."),
+			queue.EventDeleted:      counter("sluice_messages_deleted_total", "Successful DeleteMessage and DeleteMessageBatch entries."),
+			queue.EventDeadLettered: counter("sluice_messages_dead_lettered_total", "Messages moved to the queue's dead-letter queue after maxReceiveCount receives."),
+			queue.EventExpired:      counter("sluice_messages_expired_total", "Messages past the retention period removed by the retention sweeper."),
+			queue.EventEmptyReceive: counter("sluice_receives_empty_total", "ReceiveMessage calls that returned no message (after their long poll)."),
+			queue.EventPurged:       counter("sluice_queue_purges_total", "PurgeQueue calls that purged the queue."),
+		},
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "sluice_requests_total",
 			Help: "SQS API requests by action and outcome (ok, the query protocol error code of a client error, or server_error)."},
 			[]string{"action", "outcome"}),
@@ -94,8 +98,10 @@ func New(o Options) (*Metrics, error) {
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20}},
 			[]string{"action", "outcome"}),
 	}
-	cs := []prometheus.Collector{m.sent, m.received, m.deleted, m.deadLettered, m.expired, m.emptyReceives, m.purges,
-		m.requests, m.latency, &scrapeCollector{m: m}}
+	cs := []prometheus.Collector{m.requests, m.latency, &scrapeCollector{m: m}}
+	for _, c := range m.counters {
+		cs = append(cs, c)
+	}
 	for _, c := range cs {
 		if err := o.Registry.Register(c); err != nil {
 			return nil, fmt.Errorf("registering metrics: %w", err)
@@ -114,33 +120,17 @@ func (m *Metrics) Handler() http.Handler {
 
 // Observe implements queue.Observer.
 func (m *Metrics) Observe(ev queue.Event) {
-	var c *prometheus.CounterVec
-	switch ev.Kind {
-	case queue.EventSent:
-		c = m.sent
-	case queue.EventReceived:
-		c = m.received
-	case queue.EventDeleted:
-		c = m.deleted
-	case queue.EventDeadLettered:
-		c = m.deadLettered
-	case queue.EventExpired:
-		c = m.expired
-	case queue.EventEmptyReceive:
-		c = m.emptyReceives
-	case queue.EventPurged:
-		c = m.purges
-	case queue.EventQueueDeleted:
+	if ev.Kind == queue.EventQueueDeleted {
 		// The queue's series go with it (a queue created again starts from zero).
 		l := prometheus.Labels{"account": ev.Queue.Account, "queue": ev.Queue.Name}
-		for _, v := range []*prometheus.CounterVec{m.sent, m.received, m.deleted, m.deadLettered, m.expired, m.emptyReceives, m.purges} {
-			v.DeletePartialMatch(l)
+		for _, c := range m.counters {
+			c.DeletePartialMatch(l)
 		}
 		return
-	default:
-		return
 	}
-	c.WithLabelValues(ev.Queue.Account, ev.Queue.Name).Add(float64(ev.Count))
+	if c := m.counters[ev.Kind]; c != nil {
+		c.WithLabelValues(ev.Queue.Account, ev.Queue.Name).Add(float64(ev.Count))
+	}
 }
 
 // ObserveRequest implements httpserver.RequestObserver.

@@ -227,6 +227,46 @@ func TestMaxQueues(t *testing.T) {
 	}
 }
 
+// TestQueueDeletedDropsSeries checks that deleting a queue drops its series of every event
+// counter, and only its own.
+func TestQueueDeletedDropsSeries(t *testing.T) {
+	t.Parallel()
+	eng := memengine.New()
+	t.Cleanup(func() { _ = eng.Close() })
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(metrics.Options{Registry: reg, Engine: eng})
+	require.NoError(t, err)
+	gone := engine.QueueKey{Account: "1", Name: "gone"}
+	kept := engine.QueueKey{Account: "1", Name: "kept"}
+	kinds := []queue.EventKind{queue.EventSent, queue.EventReceived, queue.EventEmptyReceive, queue.EventDeleted,
+		queue.EventDeadLettered, queue.EventExpired, queue.EventPurged}
+	for _, k := range kinds {
+		m.Observe(queue.Event{Kind: k, Queue: gone, Count: 1})
+		m.Observe(queue.Event{Kind: k, Queue: kept, Count: 2})
+	}
+	series := func() map[string]int {
+		mfs, err := reg.Gather()
+		require.NoError(t, err)
+		n := map[string]int{}
+		for _, mf := range mfs {
+			if mf.GetType() != dto.MetricType_COUNTER {
+				continue
+			}
+			for _, mt := range mf.GetMetric() {
+				for _, l := range mt.GetLabel() {
+					if l.GetName() == "queue" {
+						n[l.GetValue()]++
+					}
+				}
+			}
+		}
+		return n
+	}
+	require.Equal(t, map[string]int{"gone": len(kinds), "kept": len(kinds)}, series())
+	m.Observe(queue.Event{Kind: queue.EventQueueDeleted, Queue: gone})
+	require.Equal(t, map[string]int{"kept": len(kinds)}, series())
+}
+
 // TestFairQueueTenants sends to a standard queue with group ids through the SDK and reads the
 // tenants gauges.
 func TestFairQueueTenants(t *testing.T) {
