@@ -71,36 +71,39 @@ func runFlow(ctx context.Context, t Target, cfg Config, r *Result, kind flowKind
 	})
 }
 
+// openAll opens n producers or consumers with open. On an error it closes those it opened.
+func openAll[T interface{ Close() error }](ctx context.Context, n int, what string, open func(context.Context) (T, error)) ([]T, error) {
+	out := make([]T, 0, n)
+	for range n {
+		x, err := open(ctx)
+		if err != nil {
+			closeAll(out)
+			return nil, fmt.Errorf("opening %s: %w", what, err)
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+// closeAll closes the producers or consumers of openAll.
+func closeAll[T interface{ Close() error }](xs []T) {
+	for _, x := range xs {
+		_ = x.Close()
+	}
+}
+
 func (f *flow) run(ctx context.Context, r *Result) error {
 	// Open every producer and consumer before the clock starts.
-	prods := make([]Producer, f.cfg.Producers)
-	conss := make([]Consumer, f.cfg.Consumers)
-	defer func() {
-		for _, p := range prods {
-			if p != nil {
-				_ = p.Close()
-			}
-		}
-		for _, c := range conss {
-			if c != nil {
-				_ = c.Close()
-			}
-		}
-	}()
-	for i := range prods {
-		p, err := f.q.NewProducer(ctx)
-		if err != nil {
-			return fmt.Errorf("opening producer: %w", err)
-		}
-		prods[i] = p
+	prods, err := openAll(ctx, f.cfg.Producers, "producer", f.q.NewProducer)
+	if err != nil {
+		return err
 	}
-	for i := range conss {
-		c, err := f.q.NewConsumer(ctx)
-		if err != nil {
-			return fmt.Errorf("opening consumer: %w", err)
-		}
-		conss[i] = c
+	defer closeAll(prods)
+	conss, err := openAll(ctx, f.cfg.Consumers, "consumer", f.q.NewConsumer)
+	if err != nil {
+		return err
 	}
+	defer closeAll(conss)
 
 	recvCtx, stopRecv := context.WithCancel(ctx)
 	defer stopRecv()

@@ -128,21 +128,11 @@ func runPush(ctx context.Context, t Target, cfg Config, r *Result) error {
 }
 
 func runPushBurst(ctx context.Context, cfg Config, f *flow, ep *pushEndpoint, admin *pushAdmin, name string, r *Result) error {
-	prods := make([]Producer, cfg.Producers)
-	defer func() {
-		for _, p := range prods {
-			if p != nil {
-				_ = p.Close()
-			}
-		}
-	}()
-	for i := range prods {
-		p, err := f.q.NewProducer(ctx)
-		if err != nil {
-			return fmt.Errorf("opening producer: %w", err)
-		}
-		prods[i] = p
+	prods, err := openAll(ctx, cfg.Producers, "producer", f.q.NewProducer)
+	if err != nil {
+		return err
 	}
+	defer closeAll(prods)
 	start := time.Now()
 	ep.start.Store(&start)
 	cpu := startCPU(cfg.ServerPIDs)
