@@ -2,6 +2,7 @@ package pgengine
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -61,5 +62,35 @@ func (l *leader) hold(ctx context.Context, e *Engine) {
 			e.log.Warn("postgres: lost the housekeeping lock's connection", "err", err)
 			return
 		}
+		if err := analyzeIfChanged(ctx, conn, e.schema); err != nil && ctx.Err() == nil {
+			e.log.Warn("postgres: analyzing the messages table", "err", err)
+		}
 	}
+}
+
+// Thresholds of analyzeIfChanged: rows inserted, updated or deleted since the last ANALYZE.
+const (
+	analyzeMinChanges = 1000
+	analyzeFraction   = 5 // and at least a fifth of the live rows
+)
+
+// analyzeIfChanged runs ANALYZE on the messages table once it has changed much since the last
+// one. Plans are made from the table's statistics, and the functions' plans are cached per
+// connection: made while a queue was small, a lookup by primary key can be planned as a walk of
+// the queue's whole range of another index, and stays so while the queue grows. Autovacuum
+// analyzes too, but checks each database only once a minute by default; a burst fills a queue
+// in seconds. ANALYZE reads a fixed-size sample and invalidates the cached plans, so they are
+// made again from the new statistics.
+func analyzeIfChanged(ctx context.Context, conn *pgx.Conn, schema string) error {
+	var changed, live int64
+	err := conn.QueryRow(ctx, `SELECT n_mod_since_analyze, n_live_tup FROM pg_stat_user_tables
+		WHERE schemaname = $1 AND relname = 'messages'`, schema).Scan(&changed, &live)
+	if err != nil {
+		return fmt.Errorf("reading table statistics: %w", err)
+	}
+	if changed < analyzeMinChanges || changed*analyzeFraction < live {
+		return nil
+	}
+	_, err = conn.Exec(ctx, "ANALYZE "+pgx.Identifier{schema, "messages"}.Sanitize())
+	return err
 }

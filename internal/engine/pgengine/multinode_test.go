@@ -10,8 +10,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
+	"sluice/internal/engine"
 	"sluice/internal/engine/pgengine"
 	"sluice/internal/engine/pgengine/pgtest"
 	"sluice/internal/queue"
@@ -300,4 +302,40 @@ func TestMultiNodeMoveTaskRunsOnLeader(t *testing.T) {
 		AttributeNames: []sqstypes.QueueAttributeName{"ApproximateNumberOfMessages"}})
 	require.NoError(t, err)
 	require.Equal(t, "10", n.Attributes["ApproximateNumberOfMessages"], "every message moved once")
+}
+
+// TestLeaderAnalyzesChangedMessages: the process that holds the lead runs ANALYZE on the
+// messages table once it has changed much since the last one (so that cached plans are made
+// again from statistics that know the queue's size).
+func TestLeaderAnalyzesChangedMessages(t *testing.T) {
+	t.Parallel()
+	schema := pgtest.Schema(t)
+	e := pgtest.Open(t, schema, pgengine.Options{LeaderRetry: 50 * time.Millisecond})
+	defer e.Close()
+	ctx := t.Context()
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	res, err := e.QueueCreate(ctx, &engine.QueueCreateParams{Key: engine.QueueKey{Account: "000000000000", Name: "q"}, Now: now})
+	require.NoError(t, err)
+	for i := range 200 {
+		entries := make([]engine.MessageSendEntry, 10)
+		for j := range entries {
+			entries[j] = engine.MessageSendEntry{Message: &engine.Message{ID: fmt.Sprint(i, "-", j), Body: "x", SentAt: now}}
+		}
+		_, err := e.MessageSend(ctx, &engine.MessageSendParams{QueueID: res.Queue.ID, Now: now, DedupUntil: now, Entries: entries})
+		require.NoError(t, err)
+	}
+	conn, err := pgx.Connect(ctx, pgtest.URL())
+	require.NoError(t, err)
+	defer conn.Close(context.Background())
+	deadline := time.Now().Add(60 * time.Second) // table statistics reach the view within ~10 s
+	for {
+		var analyzed int64
+		require.NoError(t, conn.QueryRow(ctx, `SELECT analyze_count FROM pg_stat_user_tables
+			WHERE schemaname = $1 AND relname = 'messages'`, schema).Scan(&analyzed))
+		if analyzed > 0 {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "2,000 messages sent and no ANALYZE of the messages table")
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -233,3 +233,39 @@ END $$;
 ALTER FUNCTION message_send(bigint, bigint, bigint, text[], text[], bytea[], bytea[], text[],
                             bigint[], text[], text[], text[], bigint[], bytea[])
     SET enable_sort = off SET enable_bitmapscan = off SET jit = off;
+
+-- message_delete deletes each receipt's message with one statement, a lookup by primary key;
+-- only a receipt that deleted nothing is looked at again (check_receipt) to tell why. (One
+-- statement for the whole batch, seq = ANY (...), is planned as a scan of the whole queue while
+-- the table's statistics say it is small.)
+CREATE OR REPLACE FUNCTION message_delete(p_queue_id bigint, p_now bigint, p_receipt_queues bigint[],
+                                          p_seqs bigint[], p_tokens bigint[], p_require_in_flight boolean)
+RETURNS integer[] LANGUAGE plpgsql AS $$
+DECLARE
+    v_out integer[] := '{}';
+    c record;
+BEGIN
+    PERFORM 1 FROM queues q WHERE q.id = p_queue_id;
+    IF NOT FOUND THEN
+        PERFORM raise_queue_not_found(p_queue_id::text);
+    END IF;
+    FOR i IN 1 .. coalesce(array_length(p_seqs, 1), 0) LOOP
+        IF p_receipt_queues[i] = p_queue_id AND p_tokens[i] <> 0 THEN
+            DELETE FROM messages m
+                WHERE m.queue_id = p_queue_id AND m.seq = p_seqs[i] AND m.token = p_tokens[i]
+                  AND m.receive_count > 0 AND (NOT p_require_in_flight OR m.visible_at > p_now);
+            IF FOUND THEN
+                v_out := v_out || 0;
+                CONTINUE;
+            END IF;
+        END IF;
+        c := check_receipt(p_queue_id, p_now, p_receipt_queues[i], p_seqs[i], p_tokens[i],
+                           p_require_in_flight);
+        IF c.status = 0 THEN
+            -- Became deletable since the statement above (check_receipt holds the row now).
+            DELETE FROM messages m WHERE m.queue_id = p_queue_id AND m.seq = p_seqs[i];
+        END IF;
+        v_out := v_out || c.status;
+    END LOOP;
+    RETURN v_out;
+END $$;
