@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,6 +67,29 @@ func waitUp(t *testing.T, addr string) {
 	}
 }
 
+// waitLongPolls waits until the server at addr reports n receives waiting (its
+// sluice_long_polls_waiting gauge), so that a test acts on a parked long poll rather than
+// after a guessed delay.
+func waitLongPolls(t *testing.T, addr string, n int) {
+	t.Helper()
+	want := fmt.Sprintf("\nsluice_long_polls_waiting %d\n", n)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if strings.Contains(string(b), want) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server at %s never had %d long polls waiting", addr, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestServeShutdown runs `sluice serve` on the disk engine, parks a long poll, cancels the
 // context (as SIGTERM does), and checks that the long poll is answered, the command exits 0,
 // and the data is there when it starts again.
@@ -95,7 +121,7 @@ func TestServeShutdown(t *testing.T) {
 		}
 		polled <- err
 	}()
-	time.Sleep(200 * time.Millisecond) // let the poll reach the server; not a timing assertion
+	waitLongPolls(t, addr, 1)
 	cancel()
 	require.NoError(t, <-polled)
 	require.Less(t, time.Since(start), 15*time.Second, "shutdown must answer a waiting long poll, not wait it out")

@@ -46,7 +46,7 @@ func TestServePostgres(t *testing.T) {
 		}
 		got <- out
 	}()
-	time.Sleep(200 * time.Millisecond) // let the poll reach node B; not a timing assertion
+	waitLongPolls(t, addrs[1], 1)
 	_, err = a.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(urlA), MessageBody: aws.String("across")})
 	require.NoError(t, err)
 	select {
