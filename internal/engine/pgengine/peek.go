@@ -15,7 +15,7 @@ const peekSQL = `
 WITH q AS (SELECT fifo FROM queues WHERE id = $1),
 blocked AS (
     SELECT DISTINCT group_id FROM messages
-    WHERE queue_id = $1 AND visible_at > $2 AND receive_count > 0 AND (SELECT fifo FROM q)
+    WHERE queue_id = $1 AND visible_at > $2 AND visible_at > 0 AND receive_count > 0 AND (SELECT fifo FROM q)
 ),
 candidates AS (
     SELECT m.*, CASE WHEN (SELECT fifo FROM q) THEN min(m.seq) OVER (PARTITION BY m.group_id) ELSE m.seq END AS g_order

@@ -1,18 +1,22 @@
--- Receives with fewer statements (docs/postgres.md, "Performance"). A standard queue's receive
--- locks its candidates with one SELECT ... FOR UPDATE SKIP LOCKED and takes them with one
--- UPDATE, instead of a statement per message. The rows taken are read back by their physical
--- address (ctid), which the planner always reads directly.
+-- Faster receives, deletes and sends (docs/postgres.md, "Performance choices").
+--
+-- A standard queue's receive locks its candidates with one SELECT ... FOR UPDATE SKIP LOCKED
+-- and takes them with one UPDATE, instead of a statement per message. The rows taken are read
+-- back by their physical address (ctid), which the planner always reads directly.
+--
+-- Expiring the queue's old messages (p_expire) and counting its in-flight messages
+-- (p_max_in_flight > 0; the count is returned) run only when the caller asks: both read past the
+-- dead index entries that deletes leave, and the caller asks at most about once a second per
+-- queue (pgengine's queueGate).
 --
 -- Plans: PL/pgSQL caches a generic plan per statement after a few calls. Planned while a queue
 -- is small (a new table, or a queue that was near empty before a burst), the lookup of the
 -- queue's head becomes a bitmap scan of every visible message plus a sort, and stays so while
--- the backlog grows: every receive then reads the whole queue. message_receive and message_send
--- run with sorts and bitmap scans disabled, so that the head is always read in index order
--- (messages_rank) and stops after the messages it needs, whatever the statistics say. (A sort
--- still runs where no plan avoids it, at a cost that would turn JIT compilation on: jit = off.) Expiring the queue's old messages (p_expire) and
--- counting its in-flight messages (p_max_in_flight > 0; the count is returned) run only when
--- the caller asks: both read past the dead index entries that deletes leave, and the caller asks
--- at most about once a second per queue (pgengine's queueGate).
+-- the backlog grows: every receive then reads the whole queue. message_receive and
+-- message_send_rows run with sorts and bitmap scans disabled, so that the head is always read in
+-- index order (messages_rank) and stops after the messages it needs, whatever the statistics
+-- say. (A sort still runs where no plan avoids it, at a cost that would turn JIT compilation on:
+-- jit = off.) The leading node also runs ANALYZE on messages after many changes (leader.go).
 
 -- new_token: a random, non-zero receipt token. The first 64 bits of a version-4 UUID: 60 random
 -- bits, and the version nibble (4) makes it non-zero. SQL, so that it inlines into an UPDATE.
@@ -115,7 +119,7 @@ BEGIN
         IF p_max_in_flight > 0 THEN
             SELECT count(*) INTO v_in_flight FROM (
                 SELECT 1 FROM messages m WHERE m.queue_id = p_queue_id AND m.visible_at > p_now
-                AND m.receive_count > 0 LIMIT p_max_in_flight) x;
+                AND m.visible_at > 0 AND m.receive_count > 0 LIMIT p_max_in_flight) x;
             IF v_in_flight >= p_max_in_flight THEN
                 RAISE EXCEPTION USING ERRCODE = 'SL004', MESSAGE = 'in-flight limit reached';
             END IF;
@@ -212,7 +216,7 @@ BEGIN
 
     IF cardinality(v_taken) = 0 THEN
         SELECT coalesce(min(m.visible_at), 0) INTO v_next FROM messages m
-            WHERE m.queue_id = p_queue_id AND m.visible_at > p_now;
+            WHERE m.queue_id = p_queue_id AND m.visible_at > p_now AND m.visible_at > 0;
     ELSE
         RETURN QUERY SELECT m.seq, m.token, m.receive_count, m.first_receive_at, m.message_id,
                 m.body, m.attributes, m.system_attributes, m.sender_id, m.sent_at, m.group_id,
@@ -229,10 +233,6 @@ BEGIN
     in_flight := v_in_flight;
     RETURN NEXT;
 END $$;
-
-ALTER FUNCTION message_send(bigint, bigint, bigint, text[], text[], bytea[], bytea[], text[],
-                            bigint[], text[], text[], text[], bigint[], bytea[])
-    SET enable_sort = off SET enable_bitmapscan = off SET jit = off;
 
 -- message_delete deletes each receipt's message with one statement, a lookup by primary key;
 -- only a receipt that deleted nothing is looked at again (check_receipt) to tell why. (One
@@ -268,4 +268,44 @@ BEGIN
         v_out := v_out || c.status;
     END LOOP;
     RETURN v_out;
+END $$;
+
+-- message_send: a batch for a standard queue with neither group ids nor deduplication keys (the
+-- common case) is stored with one INSERT; anything else goes through the row-by-row function
+-- of migration 0003, renamed message_send_rows.
+ALTER FUNCTION message_send(bigint, bigint, bigint, text[], text[], bytea[], bytea[], text[],
+                            bigint[], text[], text[], text[], bigint[], bytea[])
+    RENAME TO message_send_rows;
+ALTER FUNCTION message_send_rows(bigint, bigint, bigint, text[], text[], bytea[], bytea[], text[],
+                                 bigint[], text[], text[], text[], bigint[], bytea[])
+    SET enable_sort = off SET enable_bitmapscan = off SET jit = off;
+CREATE FUNCTION message_send(p_queue_id bigint, p_now bigint, p_dedup_until bigint,
+                             p_ids text[], p_bodies text[], p_attributes bytea[],
+                             p_system_attributes bytea[], p_senders text[], p_sent_ats bigint[],
+                             p_groups text[], p_dedup_ids text[], p_dl_arns text[],
+                             p_visible_ats bigint[], p_dedup_keys bytea[])
+RETURNS TABLE (seq bigint, duplicate boolean, message_id text)
+LANGUAGE plpgsql AS $$
+#variable_conflict use_column
+BEGIN
+    IF (SELECT q.fifo FROM queues q WHERE q.id = p_queue_id) IS NOT FALSE
+       OR EXISTS (SELECT 1 FROM unnest(p_groups) g WHERE g <> '')
+       OR EXISTS (SELECT 1 FROM unnest(p_dedup_keys) k WHERE length(k) > 0) THEN
+        RETURN QUERY SELECT * FROM message_send_rows(p_queue_id, p_now, p_dedup_until, p_ids,
+            p_bodies, p_attributes, p_system_attributes, p_senders, p_sent_ats, p_groups,
+            p_dedup_ids, p_dl_arns, p_visible_ats, p_dedup_keys);
+        RETURN;
+    END IF;
+    RETURN QUERY
+    WITH i AS (
+        INSERT INTO messages (queue_id, seq, message_id, body, attributes, system_attributes,
+                              sender_id, sent_at, group_id, deduplication_id,
+                              dead_letter_source_arn, visible_at, rank)
+        SELECT p_queue_id, nextval('message_seqs'), u.id, u.body, u.attrs, u.sys, u.sender,
+               u.sent, '', u.dedup, u.arn, CASE WHEN u.vis > u.sent THEN u.vis ELSE 0 END, 0
+        FROM unnest(p_ids, p_bodies, p_attributes, p_system_attributes, p_senders, p_sent_ats,
+                    p_dedup_ids, p_dl_arns, p_visible_ats)
+             AS u (id, body, attrs, sys, sender, sent, dedup, arn, vis)
+        RETURNING messages.seq, messages.message_id)
+    SELECT i.seq, false, i.message_id FROM i;
 END $$;
