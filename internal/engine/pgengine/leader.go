@@ -62,33 +62,33 @@ func (l *leader) hold(ctx context.Context, e *Engine) {
 			e.log.Warn("postgres: lost the housekeeping lock's connection", "err", err)
 			return
 		}
-		if err := analyzeIfChanged(ctx, conn, e.schema); err != nil && ctx.Err() == nil {
+		if err := analyzeIfGrown(ctx, conn, e.schema); err != nil && ctx.Err() == nil {
 			e.log.Warn("postgres: analyzing the messages table", "err", err)
 		}
 	}
 }
 
-// Thresholds of analyzeIfChanged: rows inserted, updated or deleted since the last ANALYZE.
-const (
-	analyzeMinChanges = 1000
-	analyzeFraction   = 5 // and at least a fifth of the live rows
-)
+// analyzeFloor: analyzeIfGrown leaves tables under twice this many rows alone.
+const analyzeFloor = 500
 
-// analyzeIfChanged runs ANALYZE on the messages table once it has changed much since the last
-// one. Plans are made from the table's statistics, and the functions' plans are cached per
-// connection: made while a queue was small, a lookup by primary key can be planned as a walk of
-// the queue's whole range of another index, and stays so while the queue grows. Autovacuum
-// analyzes too, but checks each database only once a minute by default; a burst fills a queue
-// in seconds. ANALYZE reads a fixed-size sample and invalidates the cached plans, so they are
-// made again from the new statistics.
-func analyzeIfChanged(ctx context.Context, conn *pgx.Conn, schema string) error {
-	var changed, live int64
-	err := conn.QueryRow(ctx, `SELECT n_mod_since_analyze, n_live_tup FROM pg_stat_user_tables
-		WHERE schemaname = $1 AND relname = 'messages'`, schema).Scan(&changed, &live)
+// analyzeIfGrown runs ANALYZE on the messages table once it holds more than twice the rows its
+// statistics say (and more than 2 × analyzeFloor). Plans are made from the statistics, and the
+// functions' plans are cached per connection: made while a queue was small, a lookup by primary
+// key can be planned as a walk of the queue's whole range of another index, and stays so while
+// the queue grows. Autovacuum analyzes too, but checks each database once a minute by default,
+// and a burst fills a queue in seconds. ANALYZE reads a fixed-size sample and invalidates the
+// cached plans, so they are made again. Only growth matters (an overestimate keeps index scans
+// preferred), and a steady churn of sends and deletes does not trigger it.
+func analyzeIfGrown(ctx context.Context, conn *pgx.Conn, schema string) error {
+	var live int64
+	var known float64
+	err := conn.QueryRow(ctx, `SELECT s.n_live_tup, c.reltuples FROM pg_stat_user_tables s
+		JOIN pg_class c ON c.oid = s.relid WHERE s.schemaname = $1 AND s.relname = 'messages'`,
+		schema).Scan(&live, &known)
 	if err != nil {
 		return fmt.Errorf("reading table statistics: %w", err)
 	}
-	if changed < analyzeMinChanges || changed*analyzeFraction < live {
+	if float64(live) <= 2*max(known, analyzeFloor) {
 		return nil
 	}
 	_, err = conn.Exec(ctx, "ANALYZE "+pgx.Identifier{schema, "messages"}.Sanitize())

@@ -304,10 +304,10 @@ func TestMultiNodeMoveTaskRunsOnLeader(t *testing.T) {
 	require.Equal(t, "10", n.Attributes["ApproximateNumberOfMessages"], "every message moved once")
 }
 
-// TestLeaderAnalyzesChangedMessages: the process that holds the lead runs ANALYZE on the
-// messages table once it has changed much since the last one (so that cached plans are made
-// again from statistics that know the queue's size).
-func TestLeaderAnalyzesChangedMessages(t *testing.T) {
+// TestLeaderAnalyzesGrownMessages: the process that holds the lead runs ANALYZE on the messages
+// table once it holds far more rows than its statistics say (so that cached plans are made again
+// from statistics that know the queue's size).
+func TestLeaderAnalyzesGrownMessages(t *testing.T) {
 	t.Parallel()
 	schema := pgtest.Schema(t)
 	e := pgtest.Open(t, schema, pgengine.Options{LeaderRetry: 50 * time.Millisecond})

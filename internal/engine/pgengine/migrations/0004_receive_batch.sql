@@ -62,7 +62,7 @@ DECLARE
     v_dlq boolean := false;
     v_taken bigint[] := '{}';  -- seqs taken, in delivery order
     v_tokens bigint[] := '{}'; -- their receipt tokens
-    v_rows tid[] := '{}';      -- their rows (as updated), for reading them back
+    v_rows tid[] := '{}';      -- their rows (as updated), when read back at the end
     v_dead integer := 0;
     v_skipped integer := 0;
     v_in_flight integer := -1;
@@ -76,6 +76,7 @@ DECLARE
     c_sent bigint[];
     c_counts integer[];
     v_ok tid[];
+    v_ok_seqs bigint[];
     a attempts;
     r record;
 BEGIN
@@ -140,15 +141,18 @@ BEGIN
                           FOR UPDATE SKIP LOCKED) x;
                 EXIT WHEN c_rows IS NULL;
                 v_ok := c_rows;
+                v_ok_seqs := c_seqs;
                 IF (p_cutoff > 0 AND EXISTS (SELECT 1 FROM unnest(c_sent) s WHERE s < p_cutoff))
                    OR (v_dlq AND EXISTS (SELECT 1 FROM unnest(c_counts) n WHERE n >= p_dlq_max)) THEN
                     v_ok := '{}';
+                    v_ok_seqs := '{}';
                     FOR i IN 1 .. cardinality(c_rows) LOOP
                         v_status := receive_discard(p_queue_id, c_seqs[i], c_sent[i], c_counts[i],
                                                     p_now, p_cutoff, v_dlq, p_dlq_id, p_dlq_max,
                                                     p_dlq_arn, p_dlq_reset);
                         IF v_status = 0 THEN
                             v_ok := v_ok || c_rows[i];
+                            v_ok_seqs := v_ok_seqs || c_seqs[i];
                         ELSIF v_status = 1 THEN
                             v_skipped := v_skipped + 1;
                         ELSE
@@ -156,7 +160,23 @@ BEGIN
                         END IF;
                     END LOOP;
                 END IF;
-                IF cardinality(v_ok) > 0 THEN
+                IF cardinality(v_ok) > 0 AND p_attempt_id = '' THEN
+                    -- Taken and returned in one statement.
+                    RETURN QUERY
+                    WITH u AS (
+                        UPDATE messages m SET visible_at = p_visible_at, received_at = p_now,
+                            first_receive_at = CASE WHEN m.first_receive_at = 0 THEN p_now ELSE m.first_receive_at END,
+                            token = new_token(), receive_count = m.receive_count + 1
+                        WHERE m.ctid = ANY (v_ok)
+                        RETURNING m.*)
+                    SELECT u.seq, u.token, u.receive_count, u.first_receive_at, u.message_id,
+                           u.body, u.attributes, u.system_attributes, u.sender_id, u.sent_at,
+                           u.group_id, u.deduplication_id, u.dead_letter_source_arn,
+                           NULL::integer, NULL::bigint, NULL::integer
+                    FROM u ORDER BY u.rank, u.seq;
+                    v_taken := v_taken || v_ok_seqs;
+                ELSIF cardinality(v_ok) > 0 THEN
+                    -- With an attempt id: its record needs the tokens.
                     WITH u AS (
                         UPDATE messages m SET visible_at = p_visible_at, received_at = p_now,
                             first_receive_at = CASE WHEN m.first_receive_at = 0 THEN p_now ELSE m.first_receive_at END,
@@ -217,7 +237,8 @@ BEGIN
     IF cardinality(v_taken) = 0 THEN
         SELECT coalesce(min(m.visible_at), 0) INTO v_next FROM messages m
             WHERE m.queue_id = p_queue_id AND m.visible_at > p_now AND m.visible_at > 0;
-    ELSE
+    ELSIF cardinality(v_rows) > 0 THEN
+        -- Rows taken but not returned yet (FIFO, an attempt id, an attempt replayed).
         RETURN QUERY SELECT m.seq, m.token, m.receive_count, m.first_receive_at, m.message_id,
                 m.body, m.attributes, m.system_attributes, m.sender_id, m.sent_at, m.group_id,
                 m.deduplication_id, m.dead_letter_source_arn, NULL::integer, NULL::bigint,
