@@ -50,6 +50,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&cfg.Producers, "producers", 0, "producers (single: workers) (default 4)")
 	fs.IntVar(&cfg.Consumers, "consumers", 0, "consumers (default 4)")
 	fs.IntVar(&cfg.Batch, "batch", 0, "messages per send batch, 1-10 (default 10)")
+	fs.IntVar(&cfg.ReceiveMax, "receive-max", 0, "consumers' MaxNumberOfMessages per receive, 1-10 (default 10)")
 	fs.IntVar(&cfg.Size, "size", 0, "message body size in bytes (default 1024)")
 	fs.IntVar(&cfg.Messages, "messages", 0, "burst, push: messages in the spike (default 100000)")
 	fs.Float64Var(&cfg.DrainRate, "drain-rate", 0, "burst, fair: consumer pool's cap in msg/s (default 5000; fair: 1500)")

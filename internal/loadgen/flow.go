@@ -317,7 +317,7 @@ func (f *flow) ownedGroups(p int) []int {
 func (f *flow) consume(ctx context.Context, c Consumer) {
 	lat := make([]time.Duration, 0, 10)
 	for ctx.Err() == nil {
-		msgs, err := c.Receive(ctx, 10, f.cfg.Wait)
+		msgs, err := c.Receive(ctx, f.cfg.ReceiveMax, f.cfg.Wait)
 		if err != nil {
 			if ctx.Err() == nil {
 				f.errs.add("receive:"+errorCode(err), 1)

@@ -31,8 +31,10 @@ type Config struct {
 	Producers int
 	Consumers int
 	Batch     int // messages per send batch (1-10 for SQS)
-	Size      int // body size in bytes
-	Messages  int // burst, push: messages in the spike
+	// ReceiveMax is the consumers' MaxNumberOfMessages (1-10, default 10).
+	ReceiveMax int
+	Size       int // body size in bytes
+	Messages   int // burst, push: messages in the spike
 	// DrainRate caps the consumer pool of burst and fair, in messages per second over all
 	// consumers.
 	DrainRate float64
@@ -71,6 +73,7 @@ func (c *Config) Defaults() {
 	def(&c.Producers, 4)
 	def(&c.Consumers, 4)
 	def(&c.Batch, 10)
+	def(&c.ReceiveMax, 10)
 	def(&c.Size, 1024)
 	def(&c.Messages, 100000)
 	def(&c.Groups, 8)
@@ -126,6 +129,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("unknown scenario %q (want one of %v)", c.Scenario, Scenarios)
 	case c.Batch > 10:
 		return errors.New("batch must be 1-10 (SQS's batch limit)")
+	case c.ReceiveMax > 10:
+		return errors.New("receive-max must be 1-10 (SQS's MaxNumberOfMessages)")
 	case c.Size < 64 || c.Size > 256*1024:
 		return errors.New("size must be 64 B - 256 KiB")
 	case c.Visibility < time.Second || c.Visibility >= c.DrainTimeout:

@@ -14,6 +14,7 @@ type Params struct {
 	Producers   int     `json:"producers"`
 	Consumers   int     `json:"consumers"`
 	Batch       int     `json:"batch"`
+	ReceiveMax  int     `json:"receive_max"`
 	Size        int     `json:"size_bytes"`
 	Messages    int     `json:"messages,omitempty"`
 	DrainRate   float64 `json:"drain_rate,omitempty"`
@@ -29,7 +30,7 @@ type Params struct {
 
 func paramsOf(c Config) Params {
 	p := Params{DurationSec: c.Duration.Seconds(), Producers: c.Producers, Consumers: c.Consumers,
-		Batch: c.Batch, Size: c.Size, WaitSec: c.Wait.Seconds(), Visibility: c.Visibility.Seconds()}
+		Batch: c.Batch, ReceiveMax: c.ReceiveMax, Size: c.Size, WaitSec: c.Wait.Seconds(), Visibility: c.Visibility.Seconds()}
 	switch c.Scenario {
 	case "burst":
 		p.Messages, p.DrainRate, p.DurationSec = c.Messages, c.DrainRate, 0
