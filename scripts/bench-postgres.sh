@@ -8,12 +8,15 @@
 # Everything runs on 127.0.0.1; the processes it starts are ended by PID and the schemas dropped.
 #
 #   scripts/bench-postgres.sh      # BENCH_RUNS=2 BENCH_DURATION=15s BENCH_BURST=100000 by default
+#   BENCH_SETUPS="pg1" BENCH_SIZE=100 scripts/bench-postgres.sh   # one setup, 100-byte bodies
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PGURL=${SLUICE_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 DUR=${BENCH_DURATION:-15s}
 BURST=${BENCH_BURST:-100000}
 RUNS=${BENCH_RUNS:-2}
+SIZE=${BENCH_SIZE:-1024}
+SETUPS=${BENCH_SETUPS:-disk pg1 pg3}
 tmp=$(mktemp -d)
 pids=()
 base="bench_$(date +%s)_$$"
@@ -83,7 +86,7 @@ run() { # label scenario args...
 	( while :; do psql "$PGURL" -Atqc "SELECT wait_event_type||':'||wait_event FROM pg_stat_activity
 		WHERE state = 'active' AND wait_event IS NOT NULL AND query NOT LIKE '%pg_stat_activity%'" 2>/dev/null; sleep 0.2; done ) >"$tmp/waits" &
 	local sampler=$!
-	"$tmp/sluice" bench --target "$target" --server-pid "$pidlist" --json "$tmp/r.json" --chart "" "$@" "$scenario" | tee -a "$tmp/summaries"
+	"$tmp/sluice" bench --target "$target" --server-pid "$pidlist" --size "$SIZE" --json "$tmp/r.json" --chart "" "$@" "$scenario" | tee -a "$tmp/summaries"
 	kill "$sampler" 2>/dev/null || true; wait "$sampler" 2>/dev/null || true
 	local s1 pt w1; s1=$(ticks "${node_pids[@]}"); pt=$(pg_ticks_since "$tmp/pg0"); w1=$(wal_syncs)
 	python3 - "$tmp/r.json" "$label" "$scenario" "$((s1-s0))" "$pt" "$((w1-w0))" "$(getconf CLK_TCK)" "$tmp/waits" >>"$tmp/runs" <<'PY'
@@ -112,7 +115,7 @@ setup() { # disk | pg1 | pg3
 }
 declare -A labels=([disk]="disk, 1 node" [pg1]="postgres, 1 node" [pg3]="postgres, 3 nodes")
 for round in $(seq "$RUNS"); do
-	for s in disk pg1 pg3; do
+	for s in $SETUPS; do
 		echo "== round $round: ${labels[$s]}"
 		setup "$s"
 		run "${labels[$s]}" pipeline --duration "$DUR"
@@ -122,7 +125,7 @@ for round in $(seq "$RUNS"); do
 done
 
 echo
-echo "commit $(git rev-parse --short HEAD), $(nproc) cores shared by the nodes, PostgreSQL and the load generator; 4 producers, 4 consumers, batches of 10, 1 KiB; median of $RUNS runs"
+echo "commit $(git rev-parse --short HEAD), $(nproc) cores shared by the nodes, PostgreSQL and the load generator; 4 producers, 4 consumers, batches of 10, $SIZE-byte bodies; median of $RUNS runs"
 echo
 echo "| setup | scenario | throughput | latency | lost | sluice CPU µs/msg | PostgreSQL CPU µs/msg | WAL fsyncs/msg | top wait events (samples, all runs) |"
 echo "|---|---|---|---|---|---|---|---|---|"
