@@ -51,7 +51,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		eng = memengine.New()
 	case "postgres":
 		eng, err = pgengine.Open(ctx, pgengine.Options{URL: cfg.PostgresURL, Schema: cfg.PostgresSchema,
-			Logger: log.With("component", "pgengine")})
+			MaxConns: postgresConns(cfg.PostgresURL), Logger: log.With("component", "pgengine")})
 		if err != nil {
 			return fmt.Errorf("opening storage: %w", err)
 		}
@@ -181,4 +181,16 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// defaultPostgresConns is the connection pool of a node unless the URL sets pool_max_conns.
+// pgxpool's own default, max(4, CPUs), let 8 concurrent clients queue for 4 connections on a
+// 2-core machine (BENCHMARKS.md, "PostgreSQL engine").
+const defaultPostgresConns = 16
+
+func postgresConns(url string) int32 {
+	if strings.Contains(url, "pool_max_conns") {
+		return 0 // the URL's
+	}
+	return defaultPostgresConns
 }
