@@ -247,6 +247,15 @@ type peekedMessage struct {
 	Attributes   map[string]string `json:"attributes"`
 }
 
+// authorize adds the operator's credentials: the console token, else the access key.
+func (c *ctl) authorize(req *http.Request) {
+	if c.token != "" {
+		req.SetBasicAuth("sluice", c.token)
+	} else {
+		req.SetBasicAuth(c.user, c.pass)
+	}
+}
+
 // do sends an HTTP request with a JSON body (nil for none) to the console or admin API,
 // authenticated as the ctl's token or user, and returns the response with its body read up
 // to limit bytes (and closed).
@@ -256,11 +265,7 @@ func (c *ctl) do(ctx context.Context, method, u string, body []byte, limit int64
 		return nil, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if c.token != "" {
-		req.SetBasicAuth("sluice", c.token)
-	} else {
-		req.SetBasicAuth(c.user, c.pass)
-	}
+	c.authorize(req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, nil, err

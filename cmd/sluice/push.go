@@ -113,8 +113,8 @@ func pushCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 	}
 	var (
 		method = http.MethodGet
-		path   = push.AdminPrefix + name
-		body   []byte
+		path   = name
+		in     any
 	)
 	switch sub {
 	case "delete":
@@ -123,23 +123,12 @@ func pushCommand(ctx context.Context, args []string, stdout, stderr io.Writer, g
 		method, path = http.MethodPost, path+"/"+sub
 	case "set":
 		s.Timeout, s.MinBackoff, s.MaxBackoff = push.Duration(timeout), push.Duration(minB), push.Duration(maxB)
-		method = http.MethodPut
-		b, err := json.Marshal(s)
-		if err != nil {
-			return fmt.Errorf("encoding the subscription: %w", err)
-		}
-		body = b
+		method, in = http.MethodPut, s
 	}
-	resp, out, err := c.do(ctx, method, base+path, body, 16<<20)
+	client := &push.Client{BaseURL: base, HTTP: c.http, Authorize: c.authorize}
+	out, err := client.Do(ctx, method, path, in)
 	if err != nil {
 		return fmt.Errorf("push %s: %w", sub, err)
-	}
-	if resp.StatusCode >= 300 {
-		var e struct{ Error string }
-		if json.Unmarshal(out, &e) == nil && e.Error != "" {
-			return fmt.Errorf("push %s: %s", sub, e.Error)
-		}
-		return fmt.Errorf("push %s: %s (is this a sluice server with the admin API?)", sub, resp.Status)
 	}
 	switch sub {
 	case "delete":

@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -95,8 +94,9 @@ func runPush(ctx context.Context, t Target, cfg Config, r *Result) error {
 	if !ok || st.null {
 		return ErrNotSupported
 	}
-	admin := &pushAdmin{base: strings.TrimRight(strings.Split(st.endpoint, ",")[0], "/"),
-		hc: &http.Client{Timeout: 30 * time.Second}}
+	// The load generator runs on the server's host: the admin API's loopback rule lets it in
+	// without credentials.
+	admin := &push.Client{BaseURL: strings.Split(st.endpoint, ",")[0], HTTP: &http.Client{Timeout: 30 * time.Second}}
 	ep, err := startPushEndpoint()
 	if err != nil {
 		return err
@@ -113,13 +113,13 @@ func runPush(ctx context.Context, t Target, cfg Config, r *Result) error {
 		f.budget.Store(int64(cfg.Messages))
 		ep.f.Store(f)
 		sub := push.Subscription{Endpoint: ep.url, Rate: cfg.PushRate, Concurrency: cfg.PushConcurrency}
-		if err := admin.do(ctx, http.MethodPut, name, sub, nil); err != nil {
+		if _, err := admin.Do(ctx, http.MethodPut, url.PathEscape(name), sub); err != nil {
 			return fmt.Errorf("attaching the push subscription: %w", err)
 		}
 		defer func() {
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer cancel()
-			if err := admin.do(dctx, http.MethodDelete, name, nil, nil); err != nil {
+			if _, err := admin.Do(dctx, http.MethodDelete, url.PathEscape(name), nil); err != nil {
 				cfg.Logger.Warn("deleting the push subscription", "err", err)
 			}
 		}()
@@ -127,7 +127,7 @@ func runPush(ctx context.Context, t Target, cfg Config, r *Result) error {
 	})
 }
 
-func runPushBurst(ctx context.Context, cfg Config, f *flow, ep *pushEndpoint, admin *pushAdmin, name string, r *Result) error {
+func runPushBurst(ctx context.Context, cfg Config, f *flow, ep *pushEndpoint, admin *push.Client, name string, r *Result) error {
 	prods, err := openAll(ctx, cfg.Producers, "producer", f.q.NewProducer)
 	if err != nil {
 		return err
@@ -155,7 +155,11 @@ func runPushBurst(ctx context.Context, cfg Config, f *flow, ep *pushEndpoint, ad
 	// The server counts a delivery once it has the endpoint's answer: let its counts catch up.
 	var status push.Status
 	for deadline := time.Now().Add(5 * time.Second); ; {
-		if err := admin.do(ctx, http.MethodGet, name, nil, &status); err != nil {
+		b, err := admin.Do(ctx, http.MethodGet, url.PathEscape(name), nil)
+		if err == nil {
+			err = json.Unmarshal(b, &status)
+		}
+		if err != nil {
 			return fmt.Errorf("reading the push subscription's status: %w", err)
 		}
 		if status.Delivered+status.Failed >= f.received.Load() || time.Now().After(deadline) {
@@ -301,54 +305,4 @@ func (e *pushEndpoint) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = e.srv.Shutdown(ctx)
-}
-
-// pushAdmin calls a Sluice server's push admin API (docs/push.md). The load generator runs on
-// the server's host, so the loopback rule lets it in without credentials.
-type pushAdmin struct {
-	base string
-	hc   *http.Client
-}
-
-// do sends a request about queue's subscription; in is the JSON body (nil for none) and out,
-// if not nil, receives the JSON answer.
-func (a *pushAdmin) do(ctx context.Context, method, queue string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
-			return err
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, a.base+push.AdminPrefix+url.PathEscape(queue), body)
-	if err != nil {
-		return err
-	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := a.hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct{ Error string }
-		_ = json.Unmarshal(b, &e)
-		if e.Error == "" {
-			e.Error = strings.TrimSpace(string(b))
-		}
-		return fmt.Errorf("%s %s: %s: %s (is the target a Sluice server?)", method, req.URL.Path, resp.Status, e.Error)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("%s %s: decoding the answer: %w", method, req.URL.Path, err)
-		}
-	}
-	return nil
 }
