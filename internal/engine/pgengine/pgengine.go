@@ -186,7 +186,6 @@ const (
 	codeDeadlock         = "40P01"
 	codeSerialization    = "40001"
 	maxAttempts          = 8
-	inlineExpiryPerCall  = 1024
 	notifyChannelPrefix  = "sluice:"
 	advisoryMigrationKey = 0x536c6d31 // "Slm1"
 	advisoryLeaderKey    = 0x536c6c31 // "Sll1"
