@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -43,6 +44,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		return nil
 	}
 	log := newLogger(cfg, stderr)
+	debug.SetGCPercent(cfg.GCPercent)
 
 	var eng engine.Engine
 	switch cfg.Storage {

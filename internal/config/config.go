@@ -67,6 +67,10 @@ type Config struct {
 	Console       string `toml:"console"`
 	ConsoleListen string `toml:"console_listen"`
 	ConsoleToken  string `toml:"console_token"`
+	// GCPercent is the Go garbage collector's target (what GOGC sets): the heap may grow this
+	// many percent over the live data before a collection. Higher spends memory to save CPU;
+	// -1 turns the collector off.
+	GCPercent int `toml:"gc_percent"`
 }
 
 // Duration is a time.Duration written as "60s" in the file.
@@ -84,6 +88,11 @@ func (d *Duration) UnmarshalText(b []byte) error {
 
 // MarshalText formats a duration.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// DefaultGCPercent is the default GCPercent: four times Go's own default. The server's live heap
+// is small (the index, requests in progress) and rebuilt garbage dominates, so collecting less
+// often saves CPU (BENCHMARKS.md, "Server CPU per message") for a heap at most ~5x the live data.
+const DefaultGCPercent = 400
 
 // Default returns the default configuration.
 func Default() Config {
@@ -109,6 +118,7 @@ func Default() Config {
 		WriteTimeout:        Duration{60 * time.Second},
 		IdleTimeout:         Duration{120 * time.Second},
 		Console:             "on",
+		GCPercent:           DefaultGCPercent,
 	}
 }
 
@@ -143,6 +153,8 @@ func (c *Config) Validate() error {
 		return bad("durations must not be negative")
 	case c.DeleteCooldown.Duration > engine.MaxDeletedCooldown:
 		return bad("delete-cooldown must be at most %v", engine.MaxDeletedCooldown)
+	case c.GCPercent != -1 && c.GCPercent < 25:
+		return bad("gc-percent must be -1 (collector off) or at least 25, not %d", c.GCPercent)
 	case c.Console != "on" && c.Console != "off":
 		return bad("console must be on or off, not %q", c.Console)
 	}
@@ -194,6 +206,7 @@ func (c *Config) fields() []field {
 		{flag: "idle-timeout", help: "time a keep-alive connection may stay idle", dur: &c.IdleTimeout},
 		{flag: "console", help: "web console under /console: on or off", str: &c.Console},
 		{flag: "console-listen", help: "serve the web console on this address instead of the SQS endpoint's", str: &c.ConsoleListen},
+		{flag: "gc-percent", help: "garbage collector target, in place of GOGC: the heap may grow this many percent over live data between collections (more memory, less CPU; -1: off)", num: &c.GCPercent},
 		{flag: "console-token", help: "console password off the loopback interface (default: generated and logged at start)", str: &c.ConsoleToken},
 	}
 }

@@ -30,6 +30,14 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, "always", c.Sync)
 	require.Equal(t, "us-east-1", c.Region)
 	require.Equal(t, "000000000000", c.AccountID)
+	require.Equal(t, 400, c.GCPercent)
+
+	c, err = load(t, []string{"--gc-percent", "-1"}, map[string]string{"SLUICE_GC_PERCENT": "100"})
+	require.NoError(t, err)
+	require.Equal(t, -1, c.GCPercent, "flag beats env; -1 turns the collector off")
+	c, err = load(t, nil, map[string]string{"SLUICE_GC_PERCENT": "100"})
+	require.NoError(t, err)
+	require.Equal(t, 100, c.GCPercent)
 }
 
 func TestPrecedence(t *testing.T) {
@@ -73,6 +81,7 @@ func TestInvalid(t *testing.T) {
 		{[]string{"--storage", "postgres"}, nil, "postgres-url must be set"},
 		{[]string{"--storage", "postgres", "--postgres-url", "postgres://x", "--postgres-schema", "1bad"}, nil, "postgres-schema must be"},
 		{[]string{"--sync", "never"}, nil, "sync must be always or interval"},
+		{[]string{"--gc-percent", "0"}, nil, "gc-percent must be -1 (collector off) or at least 25"},
 		{[]string{"--account-id", "123"}, nil, "account-id must be 12 digits"},
 		{[]string{"--log-format", "xml"}, nil, "log-format"},
 		{[]string{"--log-level", "loud"}, nil, "log-level"},
