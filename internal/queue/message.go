@@ -21,6 +21,13 @@ const invalidCharsMsg = "Invalid characters found. Valid unicode characters are 
 // validChars reports whether s holds only the characters SQS allows in a message.
 func validChars(s string) bool {
 	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf { // ASCII, the common case: no rune decoding
+			if c < 0x20 && c != 0x9 && c != 0xA && c != 0xD {
+				return false
+			}
+			i++
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size <= 1 {
 			return false

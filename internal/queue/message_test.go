@@ -36,7 +36,7 @@ func TestValidChars(t *testing.T) {
 	t.Parallel()
 	for s, want := range map[string]bool{
 		"plain": true, "\t\n\r": true, "\u00e9\u4e2d": true, "\U0001F600": true, "\ufffd": true,
-		"\x00": false, "\x08": false, "\x13": false, "\uffff": false, "\ufffe": false, "bad\xffutf8": false,
+		" ~\x7f": true, "a\x1fb": false, "\x00": false, "\x08": false, "\x13": false, "\uffff": false, "\ufffe": false, "bad\xffutf8": false,
 	} {
 		require.Equal(t, want, validChars(s), "%q", s)
 	}
