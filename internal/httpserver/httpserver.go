@@ -120,6 +120,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.log.Debug("request", "request_id", reqID, "action", action, "duration", time.Since(start))
 }
 
+// readBody reads a request's body, at most MaxRequestBody bytes (*http.MaxBytesError beyond).
+// A declared Content-Length sizes the buffer once, instead of growing it as io.ReadAll does.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxRequestBody))
+	return buf.Bytes(), err
+}
+
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, codec protocol.Codec, reqID string, action *string) error {
 	// Refuse what the headers alone decide before reading any of the body.
 	var pending *auth.Pending
@@ -135,7 +146,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, codec protocol.C
 		prefix, _ := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 		return tooLarge(r, prefix)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBody))
+	body, err := readBody(w, r)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -860,6 +860,8 @@ func (e *Engine) MessageReceive(ctx context.Context, p *engine.MessageReceivePar
 		}
 		var last *msgindex.Entry
 		skipped := 0
+		taken = make([]msgindex.State, 0, p.Max)
+		b.States = slices.Grow(b.States, p.Max)
 		for len(taken) < p.Max {
 			var ent *msgindex.Entry
 			if last != nil {
@@ -916,6 +918,9 @@ func (e *Engine) MessageReceive(ctx context.Context, p *engine.MessageReceivePar
 		// A failed receive leaves the messages in flight under receipts nobody holds; they
 		// become visible again when their timeout ends.
 		return nil, fmt.Errorf("storing receive: %w", err)
+	}
+	if len(taken) > 0 {
+		res.Messages = make([]engine.ReceivedMessage, 0, len(taken))
 	}
 	for _, st := range taken {
 		m, err := e.store.Message(ctx, qs.id, st.Seq)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	json "github.com/goccy/go-json"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"sluice/internal/protocol"
@@ -72,6 +73,7 @@ func (Codec) Encode(w http.ResponseWriter, requestID string, _ *protocol.Action,
 	}
 	h := w.Header()
 	h.Set("Content-Type", ContentType)
+	h.Set("Content-Length", strconv.Itoa(len(b))) // not chunked, whatever the size
 	h.Set("x-amzn-RequestId", requestID)
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
