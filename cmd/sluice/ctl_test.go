@@ -192,3 +192,23 @@ func TestConsoleOwnListener(t *testing.T) {
 	resp.Body.Close()
 	require.NotEqual(t, 200, resp.StatusCode)
 }
+
+// TestPprofListener serves the runtime profiles on their own address when asked, and nowhere
+// otherwise.
+func TestPprofListener(t *testing.T) {
+	t.Parallel()
+	paddr := freeAddr(t)
+	ep := startServer(t, "--pprof-listen", paddr)
+	waitUp(t, paddr)
+	resp, err := http.Get("http://" + paddr + "/debug/pprof/goroutine?debug=1")
+	require.NoError(t, err)
+	b, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, 200, resp.StatusCode)
+	require.Contains(t, string(b), "goroutine profile:")
+	resp, err = http.Get(ep + "/debug/pprof/")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.NotEqual(t, 200, resp.StatusCode, "not on the SQS endpoint")
+}

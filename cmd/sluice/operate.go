@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -113,7 +114,24 @@ func serveConsole(ctx context.Context, ln net.Listener, h http.Handler, log *slo
 	mux := http.NewServeMux()
 	mux.Handle(console.Prefix+"/", h)
 	mux.Handle("GET /{$}", http.RedirectHandler(console.Prefix+"/", http.StatusFound))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
+	return serveSide(ctx, ln, mux, log, "the console")
+}
+
+// pprofHandler serves the runtime profiles of net/http/pprof under /debug/pprof/ (on its own
+// mux: the package's init registers on http.DefaultServeMux, which nothing here serves).
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// serveSide serves h on ln, an address of its own beside the SQS endpoint, until ctx ends.
+func serveSide(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger, what string) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute,
 		WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	go func() {
@@ -123,7 +141,7 @@ func serveConsole(ctx context.Context, ln net.Listener, h http.Handler, log *slo
 		_ = srv.Shutdown(sctx)
 	}()
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serving the console: %w", err)
+		return fmt.Errorf("serving %s: %w", what, err)
 	}
 	return nil
 }

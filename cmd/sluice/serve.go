@@ -117,6 +117,19 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 			}
 		}()
 	}
+	if cfg.PprofListen != "" {
+		pln, err := net.Listen("tcp", cfg.PprofListen)
+		if err != nil {
+			_ = ln.Close()
+			return fmt.Errorf("listening for pprof: %w", err)
+		}
+		log.Info("runtime profiles serving", "addr", pln.Addr().String(), "path", "/debug/pprof/")
+		go func() {
+			if err := serveSide(ctx, pln, pprofHandler(), log, "runtime profiles"); err != nil {
+				log.Error("pprof", "err", err)
+			}
+		}()
+	}
 	go op.hist.Run(ctx)
 	// Resume the message move tasks a restart interrupted. Closing the service stops them; it
 	// is deferred after the engine's close, so it runs first (httpserver.Run closes it too).

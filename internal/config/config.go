@@ -71,6 +71,8 @@ type Config struct {
 	// many percent over the live data before a collection. Higher spends memory to save CPU;
 	// -1 turns the collector off.
 	GCPercent int `toml:"gc_percent"`
+	// PprofListen, when set, serves Go's runtime profiles (net/http/pprof) on this address.
+	PprofListen string `toml:"pprof_listen"`
 }
 
 // Duration is a time.Duration written as "60s" in the file.
@@ -207,6 +209,7 @@ func (c *Config) fields() []field {
 		{flag: "console", help: "web console under /console: on or off", str: &c.Console},
 		{flag: "console-listen", help: "serve the web console on this address instead of the SQS endpoint's", str: &c.ConsoleListen},
 		{flag: "gc-percent", help: "garbage collector target, in place of GOGC: the heap may grow this many percent over live data between collections (more memory, less CPU; -1: off)", num: &c.GCPercent},
+		{flag: "pprof-listen", help: "serve Go's runtime profiles (/debug/pprof/) on this address, without authentication: keep it on loopback (empty: off)", str: &c.PprofListen},
 		{flag: "console-token", help: "console password off the loopback interface (default: generated and logged at start)", str: &c.ConsoleToken},
 	}
 }
