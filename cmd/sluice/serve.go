@@ -63,7 +63,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 			mode = diskengine.SyncInterval
 			log.Warn("sync=interval: writes are acknowledged before they reach the disk; a crash (of the process or the machine) can lose the last ~10ms of acknowledged writes")
 		}
-		eng, err = diskengine.Open(ctx, diskengine.Options{Dir: cfg.DataDir, Sync: mode, Logger: log.With("component", "diskengine")})
+		eng, err = diskengine.Open(ctx, diskengine.Options{Dir: cfg.DataDir, Sync: mode, MinSyncGap: cfg.SyncGap.Duration, Logger: log.With("component", "diskengine")})
 		if err != nil {
 			return fmt.Errorf("opening storage: %w", err)
 		}

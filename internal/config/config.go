@@ -27,6 +27,9 @@ type Config struct {
 	Storage string `toml:"storage"`
 	// Sync is "always" (acknowledge only durable writes) or "interval".
 	Sync string `toml:"sync"`
+	// SyncGap is the disk engine's shortest time between two fsyncs with sync=always
+	// (diskengine.Options.MinSyncGap).
+	SyncGap Duration `toml:"sync_gap"`
 	// PostgresURL and PostgresSchema locate the shared database of storage "postgres".
 	PostgresURL    string `toml:"postgres_url"`
 	PostgresSchema string `toml:"postgres_schema"`
@@ -151,6 +154,8 @@ func (c *Config) Validate() error {
 		return bad("account-id must be 12 digits, not %q", c.AccountID)
 	case c.LogFormat != "text" && c.LogFormat != "json":
 		return bad("log-format must be text or json, not %q", c.LogFormat)
+	case c.SyncGap.Duration < 0 || c.SyncGap.Duration > 100*time.Millisecond:
+		return bad("sync-gap must be between 0 and 100ms, not %v", c.SyncGap.Duration)
 	case c.PurgeInterval.Duration < 0 || c.DeleteCooldown.Duration < 0 || c.ShutdownGrace.Duration < 0:
 		return bad("durations must not be negative")
 	case c.DeleteCooldown.Duration > engine.MaxDeletedCooldown:
@@ -188,6 +193,7 @@ func (c *Config) fields() []field {
 		{flag: "postgres-url", help: "PostgreSQL connection URL of storage=postgres (postgres://user@host:5432/db)", str: &c.PostgresURL},
 		{flag: "postgres-schema", help: "PostgreSQL schema of storage=postgres, created and migrated at start", str: &c.PostgresSchema},
 		{flag: "sync", help: "disk durability: always (fsync before acknowledging) or interval (may lose the last ~10ms of acknowledged writes on any crash)", str: &c.Sync},
+		{flag: "sync-gap", help: "sync=always: shortest time between two fsyncs; a write that comes sooner waits for the rest of the gap and shares the next fsync with the writes that came meanwhile (0: fsync at once)", dur: &c.SyncGap},
 		{flag: "region", help: "region used in ARNs", str: &c.Region},
 		{flag: "account-id", help: "12-digit account id used in queue URLs and ARNs", str: &c.AccountID},
 		{flag: "log-level", help: "debug, info, warn or error", str: &c.LogLevel},

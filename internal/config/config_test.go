@@ -82,6 +82,7 @@ func TestInvalid(t *testing.T) {
 		{[]string{"--storage", "postgres", "--postgres-url", "postgres://x", "--postgres-schema", "1bad"}, nil, "postgres-schema must be"},
 		{[]string{"--sync", "never"}, nil, "sync must be always or interval"},
 		{[]string{"--gc-percent", "0"}, nil, "gc-percent must be -1 (collector off) or at least 25"},
+		{[]string{"--sync-gap", "1s"}, nil, "sync-gap must be between 0 and 100ms"},
 		{[]string{"--account-id", "123"}, nil, "account-id must be 12 digits"},
 		{[]string{"--log-format", "xml"}, nil, "log-format"},
 		{[]string{"--log-level", "loud"}, nil, "log-level"},

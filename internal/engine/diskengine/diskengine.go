@@ -97,6 +97,14 @@ type Options struct {
 	Sync SyncMode
 	// SyncEvery is the background sync period of SyncInterval (0: 10ms).
 	SyncEvery time.Duration
+	// MinSyncGap is the shortest time between two fsyncs of the log with SyncAlways while more
+	// than GapWaiters writes wait for durability: a sync asked for sooner waits out the rest of
+	// the gap, so that more writes share it (group commit with a commit delay). With fewer
+	// writes waiting, the log syncs as soon as asked. 0 never waits.
+	MinSyncGap time.Duration
+	// GapWaiters is how many writes waiting for durability at once turn MinSyncGap on
+	// (0: DefaultGapWaiters).
+	GapWaiters int
 	// CacheSize is the size in bytes of Pebble's block cache (0: 64 MiB).
 	CacheSize int64
 	// MemTableSize is the size in bytes of one Pebble memtable (0: 32 MiB). Pebble keeps up to
@@ -126,6 +134,8 @@ type Store struct {
 
 	// fail records a storage failure, after which every operation is refused.
 	fail *failure
+	// pacer counts the writes waiting for an fsync and spaces the fsyncs by them.
+	pacer *syncPacer
 
 	// unsynced is set by writes not yet fsynced in SyncInterval mode.
 	unsynced atomic.Bool
@@ -199,6 +209,10 @@ func OpenStore(opts Options) (*Store, error) {
 	if memTableSize == 0 {
 		memTableSize = DefaultMemTableSize
 	}
+	pacer := &syncPacer{gap: opts.MinSyncGap, waiters: int64(opts.GapWaiters)}
+	if pacer.waiters <= 0 {
+		pacer.waiters = DefaultGapWaiters
+	}
 	cache := pebble.NewCache(cacheSize)
 	defer cache.Unref() // the DB holds its own reference
 	db, err := pebble.Open(dir, &pebble.Options{
@@ -209,6 +223,7 @@ func OpenStore(opts Options) (*Store, error) {
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{log: plog, fail: fail},
 		EventListener:      pebbleEvents(plog),
+		WALMinSyncInterval: pacer.next,
 	})
 	if err != nil {
 		_ = lock.Close()
@@ -229,7 +244,7 @@ func OpenStore(opts Options) (*Store, error) {
 		return nil, err
 	}
 
-	s := &Store{db: db, lock: lock, dir: dir, mode: opts.Sync, log: log, fail: fail}
+	s := &Store{db: db, lock: lock, dir: dir, mode: opts.Sync, log: log, fail: fail, pacer: pacer}
 	if s.mode == SyncInterval {
 		every := opts.SyncEvery
 		if every <= 0 {
@@ -426,14 +441,18 @@ func (s *Store) Apply(ctx context.Context, b *indexed.Batch) (func() error, erro
 		// Commit without waiting for the fsync: the caller waits for it after releasing its
 		// locks, so that concurrent batches join one fsync (Pebble's group commit). closeMu
 		// stays held until then.
+		s.pacer.waiting.Add(1)
 		if err := s.commit(pb, true); err != nil {
+			s.pacer.waiting.Add(-1)
 			s.closeMu.RUnlock()
 			return nil, err
 		}
 		return func() error {
 			defer s.closeMu.RUnlock()
 			defer pb.Close()
-			if err := pb.SyncWait(); err != nil {
+			err := pb.SyncWait()
+			s.pacer.waiting.Add(-1)
+			if err != nil {
 				// The guard keeps WAL errors from Pebble, so this is not expected; the log is
 				// broken all the same.
 				s.fail.set(fmt.Errorf("syncing batch: %w", err))
