@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Smoke run of `sluice bench`: every scenario for a few seconds against a fresh `sluice serve`
-# (disk engine in a temporary directory), the null server, RabbitMQ and NATS JetStream, and a
-# short interleaved A/B. It checks that the tool works; it sets no thresholds, and its numbers
-# mean nothing on a busy CI machine.
+# (disk engine in a temporary directory; auth off) through the SDK, and one pipeline through the
+# lean client; the null server, RabbitMQ and NATS JetStream, and a short interleaved A/B. It
+# checks that the tool works; it sets no thresholds, and its numbers mean nothing on a busy CI
+# machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tmp=$(mktemp -d)
@@ -32,6 +33,7 @@ bench "${sqs[@]}" --duration 2s fifo
 bench "${sqs[@]}" --duration 2s wake
 bench "${sqs[@]}" --duration 1s --tenants 2 --noisy-rate 400 --quiet-rate 20 --drain-rate 300 --chart "$tmp/fair.svg" --json "$tmp/fair.json" fair
 bench "${sqs[@]}" --messages 3000 --push-rate 1000 --chart "$tmp/push.svg" --json "$tmp/push.json" push
+bench --target "lean=http://$addr" --server-pid "$server_pid" --duration 2s --json "$tmp/lean.json" pipeline
 bench --target null --duration 2s pipeline
 for peer in rabbitmq nats; do
   bench --target "$peer" --duration 2s pipeline
@@ -39,6 +41,7 @@ for peer in rabbitmq nats; do
 done
 bench "${sqs[@]}" --target-b null --ab --rounds 2 --duration 1s pipeline
 grep -q '"lost": 0' "$tmp/pipeline.json"
+grep -q '"lost": 0' "$tmp/lean.json"
 grep -q '<polyline' "$tmp/burst.svg"
 grep -q '<polyline' "$tmp/fair.svg"
 grep -q '<polyline' "$tmp/push.svg"

@@ -91,11 +91,12 @@ type Unbatched interface {
 }
 
 // ParseTarget splits a target spec "kind=URL" (or just "kind", which takes the kind's default
-// URL; "null" alone starts an in-process null server).
+// URL; "null" alone starts an in-process null server). Kind "lean" is an SQS endpoint driven by
+// the lean JSON client (LeanTarget) in place of the SDK.
 func ParseTarget(spec string) (kind, url string, err error) {
 	kind, url, _ = strings.Cut(spec, "=")
 	switch kind {
-	case "sqs":
+	case "sqs", "lean":
 		if url == "" {
 			url = DefaultSQSEndpoint
 		}
@@ -109,7 +110,7 @@ func ParseTarget(spec string) (kind, url string, err error) {
 			url = "nats://127.0.0.1:4222"
 		}
 	default:
-		return "", "", fmt.Errorf("target %q: kind must be sqs, null, rabbitmq or nats", spec)
+		return "", "", fmt.Errorf("target %q: kind must be sqs, lean, null, rabbitmq or nats", spec)
 	}
 	return kind, url, nil
 }
@@ -127,6 +128,8 @@ func OpenTarget(ctx context.Context, spec string, size int) (Target, error) {
 	switch kind {
 	case "sqs":
 		return NewSQSTarget(url, false), nil
+	case "lean":
+		return NewLeanTarget(url), nil
 	case "null":
 		if url == "" {
 			return startInProcessNull(size)
