@@ -19,7 +19,8 @@ const benchUsage = `Usage:
   sluice bench null [--listen ADDR]  serve a null SQS endpoint (canned responses, nothing stored)
 
 Targets: sqs=URL (default sqs=%s), lean=URL (default lean=%[2]s),
-null (an in-process null server), null=URL, rabbitmq=URL (amqp://guest:guest@127.0.0.1:5672/),
+null (an in-process null server), null=URL, null-lean=URL (a null server through the lean
+client), rabbitmq=URL (amqp://guest:guest@127.0.0.1:5672/),
 nats=URL (nats://127.0.0.1:4222). lean sends the same SQS requests from a lean JSON client in
 place of the AWS SDK, for capacity runs: no SigV4 signing (the server must run with auth off),
 no retries; every table with a lean run also shows the SDK run.

@@ -55,7 +55,7 @@ func runFlow(ctx context.Context, t Target, cfg Config, r *Result, kind flowKind
 	spec := QueueSpec{FIFO: kind == flowFIFO, Visibility: cfg.Visibility, Batch: cfg.Batch}
 	return withQueue(ctx, t, cfg, spec, func(q Queue) error {
 		f := &flow{kind: kind, cfg: cfg, q: q}
-		if t.Kind() != "null" {
+		if !isNull(t) {
 			f.track = newTracker(cfg.Producers)
 		} else {
 			r.Notes = append(r.Notes, "null server: its canned messages carry no ids or send times, so loss, duplicate and end-to-end latency checks are n/a")

@@ -32,6 +32,7 @@ type LeanTarget struct {
 	next      atomic.Int64
 	hc        *http.Client
 	bufs      sync.Pool // *bytes.Buffer for request and response bodies
+	null      bool      // the endpoint is a null server
 }
 
 // leanMaxConns is the lean client's idle connection cap per host: every producer and consumer
@@ -42,16 +43,31 @@ const leanMaxConns = 2*4096 + 16
 // given as a comma-separated list (the nodes of one cluster: the queue is created through the
 // first, and producers and consumers are spread over all of them), as NewSQSTarget does.
 func NewLeanTarget(url string) *LeanTarget {
+	return newLeanTarget(url, false)
+}
+
+// NewLeanNullTarget returns a lean target for a null server (NullServer) at url: its canned
+// messages carry no ids, so scenarios do not check them.
+func NewLeanNullTarget(url string) *LeanTarget {
+	return newLeanTarget(url, true)
+}
+
+func newLeanTarget(url string, null bool) *LeanTarget {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns = leanMaxConns
 	tr.MaxIdleConnsPerHost = leanMaxConns
-	t := &LeanTarget{endpoint: url, endpoints: strings.Split(url, ","), hc: &http.Client{Transport: tr}}
+	t := &LeanTarget{endpoint: url, endpoints: strings.Split(url, ","), hc: &http.Client{Transport: tr}, null: null}
 	t.bufs.New = func() any { return new(bytes.Buffer) }
 	return t
 }
 
 // Kind implements Target.
-func (t *LeanTarget) Kind() string { return "sqs-lean" }
+func (t *LeanTarget) Kind() string {
+	if t.null {
+		return "null-lean"
+	}
+	return "sqs-lean"
+}
 
 // Endpoint implements Target.
 func (t *LeanTarget) Endpoint() string { return t.endpoint }

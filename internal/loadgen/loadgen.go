@@ -24,8 +24,8 @@ var Scenarios = []string{"pipeline", "burst", "single", "fifo", "wake", "fair", 
 // Config is one run's configuration.
 type Config struct {
 	Scenario string
-	// Target is a target spec: "sqs=URL", "null" (in-process null server), "null=URL",
-	// "rabbitmq=URL" or "nats=URL".
+	// Target is a target spec: "sqs=URL", "lean=URL" (the lean client), "null" (in-process null
+	// server), "null=URL", "null-lean=URL", "rabbitmq=URL" or "nats=URL".
 	Target    string
 	Duration  time.Duration // measured window (pipeline, single, fifo, wake; fair: each phase)
 	Producers int

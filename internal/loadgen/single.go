@@ -18,7 +18,7 @@ func runSingle(ctx context.Context, t Target, cfg Config, r *Result) error {
 			return ErrNotSupported
 		}
 		var track *tracker
-		if t.Kind() != "null" {
+		if !isNull(t) {
 			track = newTracker(cfg.Producers)
 		}
 		ops := map[string]*samples{"send": {}, "receive": {}, "delete": {}}

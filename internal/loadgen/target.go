@@ -15,7 +15,7 @@ var ErrNotSupported = errors.New("not supported for this target")
 // Target is a queue system the load generator drives. A target creates uniquely named queues;
 // each scenario creates its own and deletes it at the end.
 type Target interface {
-	// Kind is the target's kind: "sqs", "null", "rabbitmq" or "nats".
+	// Kind is the target's kind: "sqs", "sqs-lean", "null", "null-lean", "rabbitmq" or "nats".
 	Kind() string
 	// Endpoint is the URL the target talks to.
 	Endpoint() string
@@ -92,7 +92,7 @@ type Unbatched interface {
 
 // ParseTarget splits a target spec "kind=URL" (or just "kind", which takes the kind's default
 // URL; "null" alone starts an in-process null server). Kind "lean" is an SQS endpoint driven by
-// the lean JSON client (LeanTarget) in place of the SDK.
+// the lean JSON client (LeanTarget) in place of the SDK, "null-lean" a null server driven by it.
 func ParseTarget(spec string) (kind, url string, err error) {
 	kind, url, _ = strings.Cut(spec, "=")
 	switch kind {
@@ -101,6 +101,10 @@ func ParseTarget(spec string) (kind, url string, err error) {
 			url = DefaultSQSEndpoint
 		}
 	case "null":
+	case "null-lean":
+		if url == "" {
+			return "", "", fmt.Errorf("target %q: null-lean needs the URL of a running null server (sluice bench null)", spec)
+		}
 	case "rabbitmq":
 		if url == "" {
 			url = "amqp://guest:guest@127.0.0.1:5672/"
@@ -110,7 +114,7 @@ func ParseTarget(spec string) (kind, url string, err error) {
 			url = "nats://127.0.0.1:4222"
 		}
 	default:
-		return "", "", fmt.Errorf("target %q: kind must be sqs, lean, null, rabbitmq or nats", spec)
+		return "", "", fmt.Errorf("target %q: kind must be sqs, lean, null, null-lean, rabbitmq or nats", spec)
 	}
 	return kind, url, nil
 }
@@ -130,6 +134,8 @@ func OpenTarget(ctx context.Context, spec string, size int) (Target, error) {
 		return NewSQSTarget(url, false), nil
 	case "lean":
 		return NewLeanTarget(url), nil
+	case "null-lean":
+		return NewLeanNullTarget(url), nil
 	case "null":
 		if url == "" {
 			return startInProcessNull(size)
@@ -141,3 +147,7 @@ func OpenTarget(ctx context.Context, spec string, size int) (Target, error) {
 		return OpenNATS(ctx, url)
 	}
 }
+
+// isNull reports whether t is a null server (through the SDK or the lean client), whose canned
+// messages carry no ids or send times.
+func isNull(t Target) bool { return t.Kind() == "null" || t.Kind() == "null-lean" }
