@@ -73,9 +73,7 @@ func (t *LeanTarget) Kind() string {
 func (t *LeanTarget) Endpoint() string { return t.endpoint }
 
 // Durability implements Target.
-func (t *LeanTarget) Durability() string {
-	return "as configured on the server (sluice serve: --storage, --sync)"
-}
+func (t *LeanTarget) Durability() string { return sqsDurability(t.null) }
 
 // Close implements Target.
 func (t *LeanTarget) Close() error {

@@ -79,8 +79,11 @@ func (t *SQSTarget) Kind() string {
 func (t *SQSTarget) Endpoint() string { return t.endpoint }
 
 // Durability implements Target.
-func (t *SQSTarget) Durability() string {
-	if t.null {
+func (t *SQSTarget) Durability() string { return sqsDurability(t.null) }
+
+// sqsDurability is the durability of an SQS endpoint, or of a null server.
+func sqsDurability(null bool) string {
+	if null {
 		return "none (null server: canned responses, nothing stored)"
 	}
 	return "as configured on the server (sluice serve: --storage, --sync)"
