@@ -21,6 +21,10 @@ const invalidCharsMsg = "Invalid characters found. Valid unicode characters are 
 // validChars reports whether s holds only the characters SQS allows in a message.
 func validChars(s string) bool {
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && printable8(binary.LittleEndian.Uint64([]byte(s[i:i+8]))) {
+			i += 8 // eight printable ASCII bytes at once
+			continue
+		}
 		if c := s[i]; c < utf8.RuneSelf { // ASCII, the common case: no rune decoding
 			if c < 0x20 && c != 0x9 && c != 0xA && c != 0xD {
 				return false
@@ -43,6 +47,14 @@ func validChars(s string) bool {
 		}
 	}
 	return true
+}
+
+// printable8 reports whether each of the eight bytes of w is in 0x20..0x7F (printable ASCII
+// and DEL, all allowed): none has its high bit set, and none is below 0x20 (subtracting 0x20
+// from each byte borrows into the high bit exactly for those, as no high bit is set).
+func printable8(w uint64) bool {
+	const hi, lo = 0x8080808080808080, 0x2020202020202020
+	return w&hi == 0 && (w-lo)&hi == 0
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -1,7 +1,10 @@
 package queue
 
 import (
+	"math/rand/v2"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -39,6 +42,32 @@ func TestValidChars(t *testing.T) {
 		" ~\x7f": true, "a\x1fb": false, "\x00": false, "\x08": false, "\x13": false, "\uffff": false, "\ufffe": false, "bad\xffutf8": false,
 	} {
 		require.Equal(t, want, validChars(s), "%q", s)
+	}
+}
+
+// TestValidCharsAgreesWithRuneRule checks the fast paths against the rule applied rune by rune,
+// on strings built from the bytes around every boundary, at every alignment.
+func TestValidCharsAgreesWithRuneRule(t *testing.T) {
+	t.Parallel()
+	slow := func(s string) bool {
+		for _, r := range s { // an invalid byte decodes to U+FFFD of width 1
+			switch {
+			case r == 0x9 || r == 0xA || r == 0xD, r >= 0x20 && r <= 0xD7FF, r >= 0xE000 && r <= 0xFFFD, r >= 0x10000:
+			default:
+				return false
+			}
+		}
+		return utf8.ValidString(s)
+	}
+	pieces := []string{"a", " ", "~", "\x7f", "\x1f", "\x00", "\t", "\n", "\r", "\x80", "\xff", "\u00e9", "\ufffd", "\uffff", "\U0001F600", "0123456789"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		var b strings.Builder
+		for range rng.IntN(12) {
+			b.WriteString(pieces[rng.IntN(len(pieces))])
+		}
+		s := b.String()
+		require.Equal(t, slow(s), validChars(s), "%q", s)
 	}
 }
 
