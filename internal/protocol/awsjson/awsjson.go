@@ -43,12 +43,10 @@ func (Codec) Decode(r *http.Request, body []byte, pathURL string) (*protocol.Act
 	}
 	in := a.NewInput()
 	if len(bytes.TrimSpace(body)) > 0 {
-		dec := json.NewDecoder(bytes.NewReader(body))
-		if err := dec.Decode(in); err != nil {
+		// Unmarshal, not a Decoder: it decodes from body in place (no stream buffer), and it
+		// refuses content after the document as invalid JSON.
+		if err := json.Unmarshal(body, in); err != nil {
 			return a, nil, serializationError(err)
-		}
-		if dec.More() {
-			return a, nil, &protocol.Error{Kind: protocol.ErrSerialization, Message: "Unexpected content after the JSON document."}
 		}
 	}
 	protocol.SetQueueURL(in, pathURL)

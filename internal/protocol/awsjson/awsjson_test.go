@@ -35,6 +35,25 @@ func TestDecode(t *testing.T) {
 	require.Equal(t, map[string]string{"a": "b"}, in.(*queue.CreateQueueInput).Tags)
 }
 
+func TestDecodeRefusesBadJSON(t *testing.T) {
+	t.Parallel()
+	for body, want := range map[string]string{
+		`{"QueueUrl":"u"} {"QueueUrl":"v"}`: "The request body is not valid JSON.",
+		`{"QueueUrl":"u"} x`:                "The request body is not valid JSON.",
+		`{"QueueUrl":`:                      "The request body is not valid JSON.",
+		`{"MaxNumberOfMessages":"ten"}`:     "Value of MaxNumberOfMessages has the wrong type: expected int32, got a JSON string.",
+	} {
+		_, _, err := decode("AmazonSQS.ReceiveMessage", body)
+		var pe *protocol.Error
+		require.ErrorAs(t, err, &pe, body)
+		require.Equal(t, protocol.ErrSerialization, pe.Kind, body)
+		require.Equal(t, want, pe.Message, body)
+	}
+	_, in, err := decode("AmazonSQS.ReceiveMessage", " {\"QueueUrl\":\"u\"}\n ")
+	require.NoError(t, err, "white space around the document is fine")
+	require.Equal(t, "u", in.(*queue.ReceiveMessageInput).QueueUrl)
+}
+
 func TestEncodeError(t *testing.T) {
 	t.Parallel()
 	w := httptest.NewRecorder()
