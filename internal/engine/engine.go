@@ -161,6 +161,10 @@ type Message struct {
 	DeduplicationID string
 	// DeadLetterSourceArn is the ARN of the queue a dead-lettered message came from.
 	DeadLetterSourceArn string
+	// BodyMD5 is the lowercase hex MD5 of Body, computed once when the message is sent so that
+	// receives need not compute it again. An engine may drop it (and the PostgreSQL engine
+	// does): empty means "compute it".
+	BodyMD5 string
 }
 
 // Receipt identifies one receive of one message. The queue package turns it into the opaque

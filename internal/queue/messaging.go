@@ -158,9 +158,10 @@ func (s *Service) prepare(q *engine.Queue, c *Caller, now time.Time, body *strin
 			p.dedupKey = m.GroupID + "\x00" + m.DeduplicationID
 		}
 	}
+	m.BodyMD5 = MD5OfBody(m.Body)
 	p.out = SendMessageBatchResultEntry{
 		MessageId:              m.ID,
-		MD5OfMessageBody:       MD5OfBody(m.Body),
+		MD5OfMessageBody:       m.BodyMD5,
 		MD5OfMessageAttributes: MD5OfAttributes(mattrs),
 	}
 	if len(sysAttrs) > 0 {
@@ -417,10 +418,14 @@ func (s *Service) receiveOutput(c *Caller, q *engine.Queue, in *ReceiveMessageIn
 	out := &ReceiveMessageOutput{Messages: make([]Message, 0, len(msgs))}
 	for _, rm := range msgs {
 		m := rm.Message
+		sum := m.BodyMD5
+		if sum == "" {
+			sum = MD5OfBody(m.Body)
+		}
 		om := Message{
 			MessageId:     m.ID,
 			ReceiptHandle: EncodeReceipt(rm.Receipt),
-			MD5OfBody:     MD5OfBody(m.Body),
+			MD5OfBody:     sum,
 			Body:          m.Body,
 		}
 		if len(want) > 0 {

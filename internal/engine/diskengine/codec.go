@@ -1,7 +1,9 @@
 package diskengine
 
 import (
+	"crypto/md5"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -332,9 +334,9 @@ func decodeState(seq uint64, v []byte) (msgindex.State, error) {
 	}, nil
 }
 
-// Message records, version 1:
+// Message records, version 2 (version 1, still read, ends after SystemAttrs):
 //
-//	version       byte (1)
+//	version       byte (2)
 //	ID            string
 //	Body          string
 //	SenderID      string
@@ -344,13 +346,14 @@ func decodeState(seq uint64, v []byte) (msgindex.State, error) {
 //	SentAt        time
 //	Attributes    attrs
 //	SystemAttrs   attrs
+//	BodyMD5       string: the body's 16-byte MD5, or empty
 //
 // where string is a uvarint length and the bytes; time is a byte 0 (the zero time) or 1
 // followed by a varint of Unix seconds and a uvarint of nanoseconds (< 1e9); attrs is a uvarint
 // n, 0 for a nil map or the number of entries plus one, then the entries sorted by name, each:
 // name string, DataType string, a flags byte (bit 0: IsBinary, bit 1: BinaryValue non-nil),
 // StringValue string, and, if bit 1 is set, BinaryValue as a string.
-const messageVersion = 1
+const messageVersion = 2
 
 const (
 	attrIsBinary  = 1 << 0
@@ -370,6 +373,12 @@ func appendMessage(dst []byte, m *engine.Message) []byte {
 	dst = appendTime(dst, m.SentAt)
 	dst = appendAttrs(dst, m.Attributes)
 	dst = appendAttrs(dst, m.SystemAttributes)
+	var sum [md5.Size]byte
+	if n, err := hex.Decode(sum[:], []byte(m.BodyMD5)); err == nil && n == md5.Size {
+		dst = appendString(dst, string(sum[:]))
+	} else {
+		dst = appendString(dst, "") // none (a malformed one is dropped: receives compute it)
+	}
 	return dst
 }
 
@@ -560,8 +569,9 @@ func (d *decoder) attrs(what string) map[string]engine.MessageAttribute {
 // returns. Errors wrap ErrCorrupt; it never panics.
 func decodeMessage(v []byte) (*engine.Message, error) {
 	d := decoder{buf: v}
-	if ver := d.byte("version"); d.err == nil && ver != messageVersion {
-		return nil, corruptf("message record version %d (this sluice reads %d)", ver, messageVersion)
+	ver := d.byte("version")
+	if d.err == nil && ver != messageVersion && ver != 1 {
+		return nil, corruptf("message record version %d (this sluice reads 1 and %d)", ver, messageVersion)
 	}
 	m := &engine.Message{}
 	m.ID = d.string("id")
@@ -573,6 +583,15 @@ func decodeMessage(v []byte) (*engine.Message, error) {
 	m.SentAt = d.time("sent time")
 	m.Attributes = d.attrs("attributes")
 	m.SystemAttributes = d.attrs("system attributes")
+	if ver >= 2 {
+		switch sum := d.string("body md5"); len(sum) {
+		case 0:
+		case md5.Size:
+			m.BodyMD5 = hex.EncodeToString([]byte(sum))
+		default:
+			d.fail("body md5 of %d bytes", len(sum))
+		}
+	}
 	if d.err == nil && len(d.buf) > 0 {
 		d.fail("%d trailing bytes", len(d.buf))
 	}

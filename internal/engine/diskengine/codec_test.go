@@ -37,6 +37,7 @@ func sampleMessages() []*engine.Message {
 			},
 		},
 		{ID: "old", SentAt: time.Unix(-1e12, 1)},
+		{ID: "summed", Body: "msg", BodyMD5: "6e2baaf3b97dbeef01c0043275f9a0e7", DeadLetterSourceArn: "arn:aws:sqs:us-east-1:000000000000:src"},
 	}
 }
 
@@ -44,6 +45,7 @@ func sampleMessages() []*engine.Message {
 func equalMessages(a, b *engine.Message) bool {
 	return a.ID == b.ID && a.Body == b.Body && a.SenderID == b.SenderID &&
 		a.GroupID == b.GroupID && a.DeduplicationID == b.DeduplicationID &&
+		a.DeadLetterSourceArn == b.DeadLetterSourceArn && a.BodyMD5 == b.BodyMD5 &&
 		a.SentAt.Equal(b.SentAt) && a.SentAt.IsZero() == b.SentAt.IsZero() &&
 		reflect.DeepEqual(a.Attributes, b.Attributes) &&
 		reflect.DeepEqual(a.SystemAttributes, b.SystemAttributes)
@@ -63,6 +65,30 @@ func TestMessageCodecRoundTrip(t *testing.T) {
 		if again := appendMessage(nil, got); !bytes.Equal(again, enc) {
 			t.Errorf("message %d: re-encoding differs", i)
 		}
+	}
+}
+
+// TestMessageCodecVersion1 reads records written before the body's MD5 was kept (version 1:
+// the same fields without it), and refuses an MD5 of the wrong size.
+func TestMessageCodecVersion1(t *testing.T) {
+	m := sampleMessages()[2]
+	enc := appendMessage(nil, m) // no BodyMD5: ends with an empty string, one 0 byte
+	v1 := append([]byte{1}, enc[1:len(enc)-1]...)
+	got, err := decodeMessage(v1)
+	if err != nil {
+		t.Fatalf("decoding a version 1 record: %v", err)
+	}
+	if !equalMessages(got, m) {
+		t.Errorf("version 1 record\n got %+v\nwant %+v", got, m)
+	}
+	bad := append(enc[:len(enc)-1:len(enc)-1], 5, 1, 2, 3, 4, 5)
+	if _, err := decodeMessage(bad); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("a 5-byte body MD5 decoded with err %v, want ErrCorrupt", err)
+	}
+	// A malformed MD5 is not stored (receives compute it).
+	got, err = decodeMessage(appendMessage(nil, &engine.Message{ID: "x", BodyMD5: "not hex"}))
+	if err != nil || got.BodyMD5 != "" {
+		t.Errorf("malformed BodyMD5 round trip = %q, %v; want it dropped", got.BodyMD5, err)
 	}
 }
 

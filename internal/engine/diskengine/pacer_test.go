@@ -1,14 +1,13 @@
 package diskengine
 
 import (
-	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
-	"sluice/internal/engine"
+	"sluice/internal/engine/indexed"
 )
 
 func TestSyncPacerNext(t *testing.T) {
@@ -75,57 +74,61 @@ func (f *clockedFile) note() {
 func (f *clockedFile) Sync() error     { f.note(); return f.File.Sync() }
 func (f *clockedFile) SyncData() error { f.note(); return f.File.SyncData() }
 
-// TestSyncGap: many writers at once share fsyncs spaced by the gap; one writer alone is never
-// held back by it.
+// TestSyncGap: a writer alone is never held back by the gap; while more than GapWaiters writes
+// wait, the log's fsyncs are spaced by it; the count of waiting writes balances.
 func TestSyncGap(t *testing.T) {
 	t.Parallel()
 	const gap = 25 * time.Millisecond
 	clock := &syncClock{FS: vfs.Default}
-	e := openEngine(t, Options{Dir: t.TempDir(), FS: clock, MinSyncGap: gap, GapWaiters: 2})
-	q := createQueue(t, e, "gap", nil)
+	s := openStore(t, Options{Dir: t.TempDir(), FS: clock, MinSyncGap: gap, GapWaiters: 2})
+	write := func() {
+		t.Helper()
+		wait, err := s.Apply(t.Context(), &indexed.Batch{Sync: true, DeletedQueues: []uint64{1}})
+		if err != nil {
+			t.Fatalf("Apply: %v", err)
+		}
+		if n := s.pacer.waiting.Load(); n < 1 {
+			t.Errorf("%d writes counted as waiting between Apply and its wait, want at least 1", n)
+		}
+		if err := wait(); err != nil {
+			t.Fatalf("waiting for the sync: %v", err)
+		}
+	}
 
-	// Alone: 20 sends one after the other, each waiting for its fsync. Were each held by the
-	// gap after the previous one's sync, they would take at least 19 gaps (475ms).
+	// Alone: 20 synced writes one after the other. Were each held by the gap after the
+	// previous one's sync, they would take at least 19 gaps (475ms).
 	before := clock.count()
 	start := time.Now()
-	for i := range 20 {
-		send(t, e, q.ID, t0, &engine.Message{ID: fmt.Sprintf("alone-%d", i), Body: "b"})
+	for range 20 {
+		write()
 	}
 	if alone := time.Since(start); alone >= 19*gap {
-		t.Errorf("20 sends by one writer took %v: the gap held them back", alone)
+		t.Errorf("20 synced writes by one writer took %v: the gap held them back", alone)
 	}
 	if n := clock.count() - before; n < 20 {
-		t.Errorf("20 synced sends by one writer made %d WAL syncs, want one each", n)
+		t.Errorf("20 synced writes by one writer made %d WAL syncs, want one each", n)
+	}
+	if n := s.pacer.waiting.Load(); n != 0 {
+		t.Errorf("%d writes counted as waiting after every wait returned", n)
 	}
 
-	// Together: 16 writers, 8 sends each. More than 2 wait at once, so syncs are spaced by the
-	// gap and shared.
+	// Crowded: as if 100 more writes were waiting. Each write's sync now comes a gap after the
+	// previous one.
+	s.pacer.waiting.Add(100)
 	before = clock.count()
-	var wg sync.WaitGroup
-	for w := range 16 {
-		wg.Go(func() {
-			for i := range 8 {
-				send(t, e, q.ID, t0, &engine.Message{ID: fmt.Sprintf("w%d-%d", w, i), Body: "b"})
-			}
-		})
+	for range 5 {
+		write()
 	}
-	wg.Wait()
+	s.pacer.waiting.Add(-100)
 	clock.mu.Lock()
 	syncs := clock.syncs[before:]
 	clock.mu.Unlock()
-	if len(syncs) > 128/4 {
-		t.Errorf("128 sends by 16 writers made %d WAL syncs, want them shared (at most 32)", len(syncs))
+	if len(syncs) < 5 {
+		t.Fatalf("5 synced writes made %d WAL syncs", len(syncs))
 	}
-	spaced := 0
 	for i := 1; i < len(syncs); i++ {
-		if syncs[i].Sub(syncs[i-1]) >= gap-gap/5 {
-			spaced++
+		if d := syncs[i].Sub(syncs[i-1]); d < gap-gap/5 {
+			t.Errorf("WAL syncs %d and %d were %v apart while 100 writes waited, want the gap (%v)", i-1, i, d, gap)
 		}
-	}
-	if spaced == 0 {
-		t.Errorf("no two of %d WAL syncs were a gap (%v) apart while 16 writers waited", len(syncs), gap)
-	}
-	if st := stats(t, e, "gap", t0); st.Visible != 20+128 {
-		t.Errorf("visible = %d, want %d: every acknowledged send stored", st.Visible, 20+128)
 	}
 }
