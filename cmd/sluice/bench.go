@@ -30,7 +30,8 @@ possible, consumers capped at --drain-rate), single (unbatched calls), fifo (ord
 checked), wake (long-poll wake-up), fair (sqs only: fair queues; one noisy tenant at
 --noisy-rate and --tenants quiet tenants at --quiet-rate, consumers capped at --drain-rate;
 three phases of --duration each on a fresh queue: quiet tenants alone, fairness off (no group
-ids), fairness on; dwell time per tenant), push (a Sluice server only: a push subscription at
+ids), fairness on; dwell time per tenant, the quiet tenants' split into send, wait and
+receive, and the consumers' receive cadence), push (a Sluice server only: a push subscription at
 --push-rate delivers a burst of --messages to an endpoint inside the tool; accept rate, depth,
 delivery rate, loss). See BENCHMARKS.md.
 
@@ -140,6 +141,7 @@ func bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintln(stdout, r.Summary())
+		fmt.Fprint(stdout, r.FairTable())
 		for _, n := range r.Notes {
 			fmt.Fprintln(stderr, "note:", n)
 		}

@@ -66,6 +66,31 @@ type FairPhase struct {
 	ClientCPU  *float64         `json:"client_cpu_us_per_msg"`
 	// Dwell over time: p99 by the second (a tenth of the window) the messages were sent in.
 	OverTime []DwellPoint `json:"dwell_over_time"`
+	// QuietParts splits the quiet tenants' dwell into its parts (see DwellParts).
+	QuietParts *DwellParts `json:"quiet_parts"`
+	// ReceiveInterval is the consumer pool's receive cadence over the phase (drain included):
+	// the floor of the wait part while the consumers are saturated.
+	ReceiveInterval *ReceiveCadence `json:"receive_interval"`
+}
+
+// DwellParts splits dwell times into three parts that add up to each dwell: Send, the send
+// call (start to return: the message is then visible; capped at the dwell); Wait, from the
+// send's return to the start of the receive call that returned the message (0 when that call
+// was already in flight); Receive, the rest (within that receive call). Percentiles of each
+// part are over the same messages, but do not add up to those of the dwell.
+type DwellParts struct {
+	Send    *Percentiles `json:"send"`
+	Wait    *Percentiles `json:"wait"`
+	Receive *Percentiles `json:"receive"`
+}
+
+// ReceiveCadence is a consumer pool's receive calls in a phase: how many were made, how many
+// returned messages, and the interval between consecutive call starts across the pool.
+type ReceiveCadence struct {
+	Calls        int64        `json:"calls"`
+	WithMessages int64        `json:"calls_with_messages"`
+	MeanMs       float64      `json:"mean_ms"`
+	Interval     *Percentiles `json:"interval"`
 }
 
 // TenantDwell is one tenant's count and dwell time in a phase.
@@ -75,6 +100,7 @@ type TenantDwell struct {
 	Sent     int64        `json:"sent"`
 	Received int64        `json:"received"`
 	Dwell    *Percentiles `json:"dwell"`
+	Parts    *DwellParts  `json:"parts,omitempty"`
 }
 
 // DwellPoint is the p99 dwell (ms) of the messages sent in one slice of a phase's window,
@@ -207,35 +233,179 @@ func runFairPhase(ctx context.Context, t Target, cfg Config, ph fairPhase) (*Fai
 	}
 	byTenant, quiet := dwell.byTenant()
 	p.QuietDwell = quiet.percentiles()
+	partsBy, quietParts := dwell.partsByTenant()
+	p.QuietParts = quietParts
 	for _, k := range slices.Sorted(maps.Keys(sent)) {
 		td := TenantDwell{Tenant: tenantName(k), Noisy: k == 0, Sent: sent[k]}
 		if s := byTenant[k]; s != nil {
 			td.Dwell = s.percentiles()
 			td.Received = int64(td.Dwell.N)
 		}
+		td.Parts = partsBy[k]
 		p.Tenants = append(p.Tenants, td)
 	}
 	p.OverTime = dwell.overTime(cfg.Duration / 10)
+	p.ReceiveInterval = dwell.cadence()
 	return p, pr.Notes, nil
 }
 
-// dwellLog records each message's tenant, send time and dwell (first receives only).
+// dwellLog records each message's tenant, send time and dwell (first receives only), when
+// each send call returned and when each receive call started, to split the dwells into parts
+// (see splitDwell) and report the consumers' receive cadence. Times are since start.
 type dwellLog struct {
 	start time.Time // set before the phase starts
 	mu    sync.Mutex
-	recs  []dwellRec // guarded by mu
+	recs  []dwellRec               // guarded by mu
+	acks  map[uint64]time.Duration // guarded by mu: when the send call of each accepted id returned
+	calls []recvCall               // guarded by mu: every receive call, in the order they returned
 }
 
 type dwellRec struct {
-	tenant int
-	sentAt time.Duration // since start
-	dwell  time.Duration
+	tenant    int
+	id        uint64
+	sentAt    time.Duration // the send call's start
+	recvStart time.Duration // the start of the receive call that returned it
+	dwell     time.Duration
 }
 
-func (d *dwellLog) add(tenant int, sent, now time.Time) {
+// recvCall is one receive call: its start and how many messages it returned.
+type recvCall struct {
+	start time.Duration
+	n     int
+}
+
+// add records the first receive of message id of tenant, sent (send call start) at sent and
+// returned by a receive call that started at called and returned at now.
+func (d *dwellLog) add(tenant int, id uint64, sent, called, now time.Time) {
 	d.mu.Lock()
-	d.recs = append(d.recs, dwellRec{tenant: tenant, sentAt: sent.Sub(d.start), dwell: now.Sub(sent)})
+	d.recs = append(d.recs, dwellRec{tenant: tenant, id: id, sentAt: sent.Sub(d.start),
+		recvStart: called.Sub(d.start), dwell: now.Sub(sent)})
 	d.mu.Unlock()
+}
+
+// acked records that the send call of ids returned at at; ids whose entry in errs is not nil
+// were refused.
+func (d *dwellLog) acked(ids []uint64, errs []error, at time.Time) {
+	t := at.Sub(d.start)
+	d.mu.Lock()
+	if d.acks == nil {
+		d.acks = map[uint64]time.Duration{}
+	}
+	for i, id := range ids {
+		if i < len(errs) && errs[i] != nil {
+			continue
+		}
+		d.acks[id] = t
+	}
+	d.mu.Unlock()
+}
+
+// call records a receive call that started at start and returned n messages.
+func (d *dwellLog) call(start time.Time, n int) {
+	d.mu.Lock()
+	d.calls = append(d.calls, recvCall{start: start.Sub(d.start), n: n})
+	d.mu.Unlock()
+}
+
+// splitDwell splits a dwell into parts that add up to it exactly, from the send call's start
+// (sentAt), its return (ack) and the start of the receive call that returned the message
+// (recvStart):
+//   - send: send call start to its return (the message is then visible), capped at the dwell
+//     (a receive can return the message before its producer sees the send's response);
+//   - wait: send return to the receive call's start, 0 when that call was already in flight;
+//   - recv: the rest, within the receive call.
+func splitDwell(sentAt, ack, recvStart, dwell time.Duration) (send, wait, recv time.Duration) {
+	send = min(max(ack-sentAt, 0), dwell)
+	wait = min(max(recvStart-ack, 0), dwell-send)
+	return send, wait, dwell - send - wait
+}
+
+// dwellSplit is one first receive's dwell and its parts (send + wait + recv = dwell).
+type dwellSplit struct {
+	tenant                  int
+	dwell, send, wait, recv time.Duration
+}
+
+// splits returns the dwell of every first receive split into parts, for the messages whose
+// send call's return was recorded (not those a failed send call still delivered).
+func (d *dwellLog) splits() []dwellSplit {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]dwellSplit, 0, len(d.recs))
+	for _, r := range d.recs {
+		ack, ok := d.acks[r.id]
+		if !ok {
+			continue
+		}
+		send, wait, recv := splitDwell(r.sentAt, ack, r.recvStart, r.dwell)
+		out = append(out, dwellSplit{tenant: r.tenant, dwell: r.dwell, send: send, wait: wait, recv: recv})
+	}
+	return out
+}
+
+// partSamples collects the parts of many dwells.
+type partSamples struct {
+	send, wait, recv samples
+}
+
+func (p *partSamples) add(s dwellSplit) {
+	p.send.d = append(p.send.d, s.send)
+	p.wait.d = append(p.wait.d, s.wait)
+	p.recv.d = append(p.recv.d, s.recv)
+}
+
+func (p *partSamples) parts() *DwellParts {
+	if p == nil || len(p.send.d) == 0 {
+		return nil
+	}
+	return &DwellParts{Send: p.send.percentiles(), Wait: p.wait.percentiles(), Receive: p.recv.percentiles()}
+}
+
+// partsByTenant returns the dwell parts by tenant, and those of every quiet tenant together.
+func (d *dwellLog) partsByTenant() (map[int]*DwellParts, *DwellParts) {
+	by := map[int]*partSamples{}
+	quiet := &partSamples{}
+	for _, s := range d.splits() {
+		p := by[s.tenant]
+		if p == nil {
+			p = &partSamples{}
+			by[s.tenant] = p
+		}
+		p.add(s)
+		if s.tenant != 0 {
+			quiet.add(s)
+		}
+	}
+	out := make(map[int]*DwellParts, len(by))
+	for k, p := range by {
+		out[k] = p.parts()
+	}
+	return out, quiet.parts()
+}
+
+// cadence returns the consumer pool's receive cadence: its calls, those that returned
+// messages, and the intervals between consecutive call starts across the pool.
+func (d *dwellLog) cadence() *ReceiveCadence {
+	d.mu.Lock()
+	starts := make([]time.Duration, 0, len(d.calls))
+	c := &ReceiveCadence{Calls: int64(len(d.calls))}
+	for _, rc := range d.calls {
+		starts = append(starts, rc.start)
+		if rc.n > 0 {
+			c.WithMessages++
+		}
+	}
+	d.mu.Unlock()
+	slices.Sort(starts)
+	var iv samples
+	for i := 1; i < len(starts); i++ {
+		iv.d = append(iv.d, starts[i]-starts[i-1])
+	}
+	if len(iv.d) > 0 {
+		c.MeanMs = ms(starts[len(starts)-1]-starts[0]) / float64(len(iv.d))
+		c.Interval = iv.percentiles()
+	}
+	return c
 }
 
 // byTenant returns the dwell samples by tenant, and those of every quiet tenant together.

@@ -30,7 +30,8 @@ type flow struct {
 	limiter *rateLimiter // caps the consumer pool (burst, fair)
 
 	// fair: each producer's tenant and pacer (a tenant's producers share one), whether its
-	// messages carry the tenant as MessageGroupId, and each receive's dwell time by tenant.
+	// messages carry the tenant as MessageGroupId, and each receive's dwell time by tenant
+	// (with each send's return and each receive call's start, to split the dwell).
 	tenant   []int
 	pace     []*rateLimiter
 	groupIDs bool
@@ -279,7 +280,8 @@ func (f *flow) produce(ctx context.Context, p int, prod Producer) {
 			ids[i] = h.id
 		}
 		errs, err := prod.SendBatch(ctx, msgs[:n])
-		f.sendLat.add(time.Since(now))
+		acked := time.Now()
+		f.sendLat.add(acked.Sub(now))
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -297,6 +299,9 @@ func (f *flow) produce(ctx context.Context, p int, prod Producer) {
 			if f.track != nil {
 				f.track.markSent(ids[i])
 			}
+		}
+		if f.dwell != nil {
+			f.dwell.acked(ids[:n], errs, acked)
 		}
 		f.sent.Add(ok)
 	}
@@ -317,7 +322,11 @@ func (f *flow) ownedGroups(p int) []int {
 func (f *flow) consume(ctx context.Context, c Consumer) {
 	lat := make([]time.Duration, 0, 10)
 	for ctx.Err() == nil {
+		called := time.Now()
 		msgs, err := c.Receive(ctx, f.cfg.ReceiveMax, f.cfg.Wait)
+		if f.dwell != nil && (err == nil || ctx.Err() == nil) { // not a call cut short by the end
+			f.dwell.call(called, len(msgs))
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				f.errs.add("receive:"+errorCode(err), 1)
@@ -339,7 +348,7 @@ func (f *flow) consume(ctx context.Context, c Consumer) {
 			if !f.track.markRecv(h.id) {
 				lat = append(lat, now.Sub(h.sent))
 				if f.dwell != nil {
-					f.dwell.add(h.group, h.sent, now)
+					f.dwell.add(h.group, h.id, h.sent, called, now)
 				}
 			}
 			if f.order != nil {

@@ -176,12 +176,37 @@ func TestScenariosOnSluice(t *testing.T) {
 			}
 			require.Equal(t, p.Sent, sum, p.Name)
 			require.Equal(t, int64(p.QuietDwell.N), quiet, p.Name)
+			requireDwellParts(t, p.Name, p.QuietDwell, p.QuietParts)
+			for _, td := range p.Tenants {
+				requireDwellParts(t, p.Name+" "+td.Tenant, td.Dwell, td.Parts)
+			}
+			// The receive cadence: calls that returned messages, and intervals between starts.
+			c := p.ReceiveInterval
+			require.NotNil(t, c, p.Name)
+			require.Positive(t, c.WithMessages, p.Name)
+			require.GreaterOrEqual(t, c.Calls, c.WithMessages, p.Name)
+			require.NotNil(t, c.Interval, p.Name)
+			require.Equal(t, int(c.Calls)-1, c.Interval.N, p.Name)
+			require.GreaterOrEqual(t, c.Interval.P50, 0.0, p.Name)
+			require.GreaterOrEqual(t, c.MeanMs, 0.0, p.Name)
+			require.LessOrEqual(t, c.MeanMs, c.Interval.Max, p.Name)
 			sent += p.Sent
 		}
 		require.Equal(t, sent, r.Sent)
 		require.Positive(t, f.Goal.ThroughputRatio)
 		require.Positive(t, f.Goal.DwellRatio)
 		require.Contains(t, r.Summary(), "quiet p99 dwell idle")
+		table := r.FairTable()
+		t.Log("\n" + table)
+		require.Contains(t, table, "wait")
+		for _, name := range []string{"idle", "off", "on"} {
+			require.Contains(t, table, "\n"+name+" ")
+		}
+		require.NotContains(t, table, "n/a")
+		js, err := json.Marshal(f)
+		require.NoError(t, err)
+		require.Contains(t, string(js), `"quiet_parts":{"send":`)
+		require.Contains(t, string(js), `"receive_interval":{"calls":`)
 		svg, err := os.ReadFile(cfg.Chart)
 		require.NoError(t, err)
 		require.Equal(t, 5, strings.Count(string(svg), "<polyline"), "quiet in 3 phases, noisy in 2")
@@ -324,4 +349,21 @@ func TestSeveralEndpoints(t *testing.T) {
 	for i := range hits {
 		require.Greater(t, hits[i].Load(), int64(10), "endpoint %d carried traffic", i)
 	}
+}
+
+// requireDwellParts checks a dwell's split: every part measured for each message received,
+// none negative, and each part's p50 within the dwell's p99 (a part is never more than its
+// dwell). The exact sum per message is checked in TestDwellSplit.
+func requireDwellParts(t *testing.T, what string, dwell *Percentiles, parts *DwellParts) {
+	t.Helper()
+	require.NotNil(t, dwell, what)
+	require.NotNil(t, parts, what)
+	for name, p := range map[string]*Percentiles{"send": parts.Send, "wait": parts.Wait, "receive": parts.Receive} {
+		require.NotNil(t, p, "%s %s", what, name)
+		require.Equal(t, dwell.N, p.N, "%s %s", what, name)
+		require.GreaterOrEqual(t, p.P50, 0.0, "%s %s", what, name)
+		require.LessOrEqual(t, p.P50, dwell.P99, "%s %s", what, name)
+		require.LessOrEqual(t, p.Max, dwell.Max, "%s %s", what, name)
+	}
+	require.LessOrEqual(t, parts.Send.P50+parts.Wait.P50+parts.Receive.P50, 3*dwell.P99, what)
 }

@@ -252,6 +252,44 @@ func (r *Result) Summary() string {
 	return b.String()
 }
 
+// FairTable is the fair scenario's dwell split, a line per phase: the quiet tenants' dwell and
+// its parts (send, wait, receive; see DwellParts) at p50/p99, and the consumer pool's receive
+// calls (those that returned messages) and the mean/p99 interval between their starts. It is
+// empty for other scenarios.
+func (r *Result) FairTable() string {
+	f := r.Fair
+	if f == nil || len(f.Phases) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	const row = "%-6s %15s %15s %15s %15s %16s %17s\n"
+	fmt.Fprintf(&b, row, "phase", "quiet dwell", "send", "wait", "receive", "receive calls", "call interval")
+	fmt.Fprintf(&b, row, "", "p50/p99 ms", "p50/p99 ms", "p50/p99 ms", "p50/p99 ms", "(with msgs)", "mean/p99 ms")
+	for _, p := range f.Phases {
+		send, wait, recv := "n/a", "n/a", "n/a"
+		if q := p.QuietParts; q != nil {
+			send, wait, recv = p50p99(q.Send), p50p99(q.Wait), p50p99(q.Receive)
+		}
+		calls, interval := "n/a", "n/a"
+		if c := p.ReceiveInterval; c != nil {
+			calls = fmt.Sprintf("%d (%d)", c.Calls, c.WithMessages)
+			if c.Interval != nil {
+				interval = fmt.Sprintf("%.2f/%.2f", c.MeanMs, c.Interval.P99)
+			}
+		}
+		fmt.Fprintf(&b, row, p.Name, p50p99(p.QuietDwell), send, wait, recv, calls, interval)
+	}
+	return b.String()
+}
+
+// p50p99 formats a distribution's p50 and p99 in ms, or n/a.
+func p50p99(p *Percentiles) string {
+	if p == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f/%.2f", p.P50, p.P99)
+}
+
 func pctString(p *Percentiles) string {
 	if p == nil {
 		return "n/a"
