@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"sluice/internal/engine/memengine"
 	"sluice/internal/engine/pgengine"
 	"sluice/internal/httpserver"
+	"sluice/internal/memtune"
 	"sluice/internal/protocol/awsjson"
 	"sluice/internal/protocol/awsquery"
 	"sluice/internal/queue"
@@ -44,7 +44,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		return nil
 	}
 	log := newLogger(cfg, stderr)
-	debug.SetGCPercent(cfg.GCPercent)
+	go memtune.Run(ctx, memtune.Options{Max: cfg.GCPercent, Logger: log.With("component", "memtune")})
 
 	var eng engine.Engine
 	switch cfg.Storage {

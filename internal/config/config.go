@@ -70,9 +70,10 @@ type Config struct {
 	Console       string `toml:"console"`
 	ConsoleListen string `toml:"console_listen"`
 	ConsoleToken  string `toml:"console_token"`
-	// GCPercent is the Go garbage collector's target (what GOGC sets): the heap may grow this
-	// many percent over the live data before a collection. Higher spends memory to save CPU;
-	// -1 turns the collector off.
+	// GCPercent is the Go garbage collector's target (what GOGC sets) while the live heap is
+	// small: the heap may grow this many percent over the live data before a collection. Higher
+	// spends memory to save CPU. Above 100 it falls as the live heap grows, so that the headroom
+	// stays within 256 MiB, down to 100 (memtune); -1 turns the collector off.
 	GCPercent int `toml:"gc_percent"`
 	// PprofListen, when set, serves Go's runtime profiles (net/http/pprof) on this address.
 	PprofListen string `toml:"pprof_listen"`
@@ -94,9 +95,10 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText formats a duration.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
-// DefaultGCPercent is the default GCPercent: four times Go's own default. The server's live heap
-// is small (the index, requests in progress) and rebuilt garbage dominates, so collecting less
-// often saves CPU (BENCHMARKS.md, "Server CPU per message") for a heap at most ~5x the live data.
+// DefaultGCPercent is the default GCPercent: four times Go's own default. Without a backlog the
+// live heap is small and request garbage dominates, so collecting less often saves CPU
+// (BENCHMARKS.md, "Where the server's time goes"); with a large backlog memtune brings the
+// target back toward 100.
 const DefaultGCPercent = 400
 
 // Default returns the default configuration.
@@ -215,7 +217,7 @@ func (c *Config) fields() []field {
 		{flag: "idle-timeout", help: "time a keep-alive connection may stay idle", dur: &c.IdleTimeout},
 		{flag: "console", help: "web console under /console: on or off", str: &c.Console},
 		{flag: "console-listen", help: "serve the web console on this address instead of the SQS endpoint's", str: &c.ConsoleListen},
-		{flag: "gc-percent", help: "garbage collector target, in place of GOGC: the heap may grow this many percent over live data between collections (more memory, less CPU; -1: off)", num: &c.GCPercent},
+		{flag: "gc-percent", help: "garbage collector target, in place of GOGC, while the live heap is small: the heap may grow this many percent over live data between collections (more memory, less CPU); falls toward 100 as the live heap grows, keeping at most 256 MiB of headroom; -1: off", num: &c.GCPercent},
 		{flag: "pprof-listen", help: "serve Go's runtime profiles (/debug/pprof/) on this address, without authentication: keep it on loopback (empty: off)", str: &c.PprofListen},
 		{flag: "console-token", help: "console password off the loopback interface (default: generated and logged at start)", str: &c.ConsoleToken},
 	}
