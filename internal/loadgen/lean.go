@@ -257,7 +257,7 @@ func (q *leanQueue) onNextEndpoint() *leanQueue {
 		return q
 	}
 	c := *q
-	c.endpoint = q.t.endpoints[int(q.t.next.Add(1)-1)%len(q.t.endpoints)]
+	c.endpoint = nextOf(q.t.endpoints, &q.t.next)
 	return &c
 }
 

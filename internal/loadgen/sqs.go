@@ -149,7 +149,7 @@ func (q *sqsQueue) onNextClient() *sqsQueue {
 		return q
 	}
 	c := *q
-	c.c = q.t.clients[int(q.t.next.Add(1)-1)%len(q.t.clients)]
+	c.c = nextOf(q.t.clients, &q.t.next)
 	return &c
 }
 func (q *sqsQueue) Close() error { return nil }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -151,3 +152,9 @@ func OpenTarget(ctx context.Context, spec string, size int) (Target, error) {
 // isNull reports whether t is a null server (through the SDK or the lean client), whose canned
 // messages carry no ids or send times.
 func isNull(t Target) bool { return t.Kind() == "null" || t.Kind() == "null-lean" }
+
+// nextOf returns the next of items in turn, counting with next (shared by the callers that take
+// turns over the same items).
+func nextOf[T any](items []T, next *atomic.Int64) T {
+	return items[int(next.Add(1)-1)%len(items)]
+}
