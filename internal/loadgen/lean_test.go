@@ -22,51 +22,11 @@ func TestLeanScenariosOnSluice(t *testing.T) {
 	target := "lean=" + url
 	ctx := context.Background()
 
-	t.Run("pipeline", func(t *testing.T) {
-		r, err := Run(ctx, smallConfig(t, "pipeline", target))
-		require.NoError(t, err)
-		requireClean(t, r)
-		require.Equal(t, "sqs-lean", r.Target)
-		require.Zero(t, *r.Unexpected)
-		require.Positive(t, r.DeleteRate)
-		require.Equal(t, r.Sent, r.Deleted)
-		require.NotNil(t, r.EndToEnd)
-	})
-	t.Run("burst", func(t *testing.T) {
-		cfg := smallConfig(t, "burst", target)
-		r, err := Run(ctx, cfg)
-		require.NoError(t, err)
-		requireClean(t, r)
-		require.Equal(t, int64(cfg.Messages), r.Sent)
-		require.True(t, r.Burst.Drained)
-		require.Positive(t, r.Burst.PeakDepth, "Depth (GetQueueAttributes) was sampled")
-	})
-	t.Run("single", func(t *testing.T) {
-		r, err := Run(ctx, smallConfig(t, "single", target))
-		require.NoError(t, err)
-		requireClean(t, r)
-		for _, op := range []string{"send", "receive", "delete"} {
-			require.NotNil(t, r.Ops[op], op)
-			require.Positive(t, r.Ops[op].N, op)
-		}
-	})
-	t.Run("fifo", func(t *testing.T) {
-		r, err := Run(ctx, smallConfig(t, "fifo", target))
-		require.NoError(t, err)
-		requireClean(t, r)
-		require.NotNil(t, r.FIFO)
-		require.Zero(t, r.FIFO.OutOfOrder)
-		require.Zero(t, r.FIFO.Gaps)
-		require.Positive(t, r.DeleteRate)
-	})
-	t.Run("wake", func(t *testing.T) {
-		r, err := Run(ctx, smallConfig(t, "wake", target))
-		require.NoError(t, err)
-		t.Log(r.Summary())
-		require.Zero(t, *r.Lost)
-		require.Empty(t, r.Errors)
-		require.Positive(t, r.Wake.N)
-	})
+	tg, err := OpenTarget(ctx, target, 0)
+	require.NoError(t, err)
+	require.Equal(t, "sqs-lean", tg.Kind())
+	require.NoError(t, tg.Close())
+	sqsScenarios(t, target)
 	t.Run("fair and push need the SDK target", func(t *testing.T) {
 		for _, sc := range []string{"fair", "push"} {
 			_, err := Run(ctx, smallConfig(t, sc, target))

@@ -74,11 +74,10 @@ func requireClean(t *testing.T, r *Result) {
 	require.Positive(t, r.Sent)
 }
 
-func TestScenariosOnSluice(t *testing.T) {
-	url := startSluice(t)
-	target := "sqs=" + url
+// sqsScenarios runs the scenarios every SQS target supports (through the SDK or the lean client)
+// against a real Sluice at target, with the checks a user of the tool would make.
+func sqsScenarios(t *testing.T, target string) {
 	ctx := context.Background()
-
 	t.Run("pipeline", func(t *testing.T) {
 		r, err := Run(ctx, smallConfig(t, "pipeline", target))
 		require.NoError(t, err)
@@ -132,6 +131,14 @@ func TestScenariosOnSluice(t *testing.T) {
 		require.NotNil(t, r.Wake)
 		require.Positive(t, r.Wake.N)
 	})
+}
+
+func TestScenariosOnSluice(t *testing.T) {
+	url := startSluice(t)
+	target := "sqs=" + url
+	ctx := context.Background()
+
+	sqsScenarios(t, target)
 	t.Run("fair", func(t *testing.T) {
 		cfg := smallConfig(t, "fair", target)
 		cfg.Duration, cfg.Producers, cfg.Tenants = time.Second, 2, 3
